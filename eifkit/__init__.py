@@ -1,0 +1,42 @@
+"""eifkit: read, write, measure and check AWS Nitro Enclaves EIF v4 files."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from .build import BuildInputs, make_image
+from .errors import EifError, FormatError, InputError, MetadataError, SignatureError
+from .format import Arch, EifHeader, SectionHeader, SectionType
+from .image import BytesSource, EifImage, FileRange, FileSource, Section
+from .measure import MeasureEngine, Measurements, measure_image
+from .metadata import Metadata, parse_metadata_section
+from .reader import read
+from .writer import WriteResult, write
+
+__all__ = [
+    "Arch",
+    "BuildInputs",
+    "BytesSource",
+    "EifError",
+    "EifHeader",
+    "EifImage",
+    "FileRange",
+    "FileSource",
+    "FormatError",
+    "InputError",
+    "MeasureEngine",
+    "Measurements",
+    "Metadata",
+    "MetadataError",
+    "Section",
+    "SectionHeader",
+    "SectionType",
+    "SignatureError",
+    "WriteResult",
+    "__version__",
+    "make_image",
+    "measure_image",
+    "parse_metadata_section",
+    "read",
+    "write",
+]

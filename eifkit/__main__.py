@@ -1,0 +1,5 @@
+"""``python -m eifkit``."""
+
+from .cli import run
+
+run()

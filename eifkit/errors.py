@@ -1,0 +1,58 @@
+"""Exceptions raised by eifkit.
+
+Every error carries enough context to print one line that answers: which file,
+which offset or field, what was found and what was expected.
+"""
+
+from __future__ import annotations
+
+
+class EifError(Exception):
+    """Base class for every error eifkit raises on bad input."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | None = None,
+        offset: int | None = None,
+        field: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.path = path
+        self.offset = offset
+        self.field = field
+
+    def __str__(self) -> str:
+        where = []
+        if self.path is not None:
+            where.append(str(self.path))
+        if self.offset is not None:
+            where.append(f"offset {self.offset}")
+        if self.field is not None:
+            where.append(self.field)
+        prefix = ": ".join(where)
+        return f"{prefix}: {self.message}" if prefix else self.message
+
+    def with_path(self, path: str) -> EifError:
+        """Return the same error, naming ``path`` if it names no file yet."""
+        if self.path is None:
+            self.path = str(path)
+        return self
+
+
+class FormatError(EifError):
+    """The bytes of an EIF do not follow the format (structure, sizes, offsets)."""
+
+
+class MetadataError(EifError):
+    """A metadata section or a custom metadata file is not acceptable JSON."""
+
+
+class SignatureError(EifError):
+    """A signature section, certificate or key cannot be used."""
+
+
+class InputError(EifError):
+    """A build input (kernel, ramdisk, cmdline, output path ...) is unusable."""

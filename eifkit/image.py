@@ -1,0 +1,257 @@
+"""The in-memory model of an EIF: header fields plus an ordered list of sections.
+
+A section holds a *source* of bytes, never the payload itself (except for the
+small sections the builder makes, such as the cmdline and metadata): a range of
+an existing file, a whole file, or a small ``bytes`` value. Every consumer reads a
+source in chunks, so memory stays bounded whatever the section size.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Protocol
+
+from .errors import InputError
+from .format import (
+    CURRENT_VERSION,
+    DEFAULT_CPUS,
+    DEFAULT_MEMORY,
+    MAGIC,
+    Arch,
+    SectionType,
+    section_type_name,
+)
+
+DEFAULT_BUFFER_SIZE = 4 << 20
+
+
+class Source(Protocol):
+    """Where a section's bytes come from."""
+
+    @property
+    def size(self) -> int: ...
+
+    def chunks(self, buffer_size: int = DEFAULT_BUFFER_SIZE) -> Iterator[memoryview]: ...
+
+    def describe(self) -> str: ...
+
+
+def _read_range(path: str, offset: int, length: int, buffer_size: int) -> Iterator[memoryview]:
+    """Yield ``length`` bytes of ``path`` from ``offset`` in chunks of one reused buffer.
+
+    Consumers must finish with a chunk before asking for the next one.
+    """
+    buf = bytearray(min(buffer_size, max(length, 1)))
+    view = memoryview(buf)
+    remaining = length
+    with open(path, "rb", buffering=0) as f:
+        f.seek(offset)
+        while remaining > 0:
+            want = min(remaining, len(buf))
+            got = f.readinto(view[:want])
+            if not got:
+                raise InputError(
+                    f"file ended {remaining} bytes early (expected {length} bytes from offset "
+                    f"{offset}); was it changed while being read?",
+                    path=path,
+                    offset=offset + length - remaining,
+                )
+            remaining -= got
+            yield view[:got]
+
+
+@dataclass(frozen=True)
+class FileRange:
+    """``length`` bytes of ``path`` starting at ``offset``."""
+
+    path: str
+    offset: int
+    length: int
+
+    @property
+    def size(self) -> int:
+        return self.length
+
+    def chunks(self, buffer_size: int = DEFAULT_BUFFER_SIZE) -> Iterator[memoryview]:
+        return _read_range(self.path, self.offset, self.length, buffer_size)
+
+    def read(self, limit: int) -> bytes:
+        """Read the whole range if it is at most ``limit`` bytes (for small sections)."""
+        if self.length > limit:
+            raise ValueError(f"{self.length} bytes is more than the {limit}-byte limit")
+        return b"".join(bytes(c) for c in self.chunks())
+
+    def describe(self) -> str:
+        return f"{self.path}[{self.offset}:{self.offset + self.length}]"
+
+
+@dataclass(frozen=True)
+class FileSource:
+    """A whole input file (kernel, ramdisk ...). Its size is taken when it is opened."""
+
+    path: str
+    length: int
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str], what: str) -> FileSource:
+        p = os.fspath(path)
+        try:
+            st = os.stat(p)
+        except FileNotFoundError:
+            raise InputError(f"{what} file not found", path=p) from None
+        except OSError as e:
+            raise InputError(f"cannot read {what} file: {e.strerror}", path=p) from None
+        if os.path.isdir(p):
+            raise InputError(f"{what} must be a file, found a directory", path=p)
+        try:
+            with open(p, "rb"):
+                pass
+        except OSError as e:
+            raise InputError(f"cannot read {what} file: {e.strerror}", path=p) from None
+        return cls(path=p, length=st.st_size)
+
+    @property
+    def size(self) -> int:
+        return self.length
+
+    def chunks(self, buffer_size: int = DEFAULT_BUFFER_SIZE) -> Iterator[memoryview]:
+        return _read_range(self.path, 0, self.length, buffer_size)
+
+    def describe(self) -> str:
+        return self.path
+
+
+@dataclass(frozen=True)
+class BytesSource:
+    """Bytes held in memory: only for small sections (cmdline, metadata, signature)."""
+
+    data: bytes
+
+    @property
+    def size(self) -> int:
+        return len(self.data)
+
+    def chunks(self, buffer_size: int = DEFAULT_BUFFER_SIZE) -> Iterator[memoryview]:
+        view = memoryview(self.data)
+        for start in range(0, len(view), buffer_size):
+            yield view[start : start + buffer_size]
+
+    def describe(self) -> str:
+        return f"<{len(self.data)} bytes>"
+
+
+def read_small(source: Source, limit: int) -> bytes:
+    """Return a source's bytes, refusing sources larger than ``limit``."""
+    if isinstance(source, BytesSource):
+        data = source.data
+        if len(data) > limit:
+            raise ValueError(f"{len(data)} bytes is more than the {limit}-byte limit")
+        return data
+    if source.size > limit:
+        raise ValueError(f"{source.size} bytes is more than the {limit}-byte limit")
+    return b"".join(bytes(c) for c in source.chunks())
+
+
+@dataclass(frozen=True)
+class Section:
+    """One section: its type (known or not), header flags and data source.
+
+    ``offset`` is where the section header sat in the file it was read from (None
+    for sections that come from build inputs).
+    """
+
+    type: int
+    source: Source
+    flags: int = 0
+    offset: int | None = None
+
+    @property
+    def size(self) -> int:
+        return self.source.size
+
+    @property
+    def type_name(self) -> str:
+        return section_type_name(self.type)
+
+    @property
+    def known_type(self) -> SectionType | None:
+        try:
+            return SectionType(self.type)
+        except ValueError:
+            return None
+
+
+@dataclass(frozen=True)
+class Filler:
+    """Bytes of the original file that belong to no section (a gap or trailing data)."""
+
+    offset: int
+    source: Source
+
+
+@dataclass(frozen=True)
+class EifImage:
+    """An EIF image: header fields and sections in header-table order.
+
+    ``fillers``, ``stray_table_entries``, ``reserved``, ``unused`` and ``stored_crc`` record
+    what a file read from disk had beyond its sections, so that writing with the
+    original layout gives back the same bytes.
+    """
+
+    sections: tuple[Section, ...]
+    version: int = CURRENT_VERSION
+    flags: int = 0
+    default_mem: int = DEFAULT_MEMORY
+    default_cpus: int = DEFAULT_CPUS
+    reserved: int = 0
+    unused: int = 0
+    magic: bytes = MAGIC
+    stored_crc: int | None = None
+    fillers: tuple[Filler, ...] = ()
+    # non-zero (index, offset, size) table entries at indexes >= num_sections
+    stray_table_entries: tuple[tuple[int, int, int], ...] = ()
+    path: str | None = None
+    file_size: int | None = None
+    # odd-but-harmless things the reader noticed (gaps, trailing bytes, order ...)
+    findings: tuple[str, ...] = ()
+
+    @property
+    def arch(self) -> Arch:
+        return Arch.from_flags(self.flags)
+
+    def of_type(self, t: SectionType) -> list[Section]:
+        return [s for s in self.sections if s.type == t]
+
+    @property
+    def kernel(self) -> Section | None:
+        found = self.of_type(SectionType.KERNEL)
+        return found[0] if found else None
+
+    @property
+    def cmdline_section(self) -> Section | None:
+        found = self.of_type(SectionType.CMDLINE)
+        return found[0] if found else None
+
+    @property
+    def ramdisks(self) -> list[Section]:
+        return self.of_type(SectionType.RAMDISK)
+
+    @property
+    def metadata_section(self) -> Section | None:
+        found = self.of_type(SectionType.METADATA)
+        return found[0] if found else None
+
+    @property
+    def signature_section(self) -> Section | None:
+        found = self.of_type(SectionType.SIGNATURE)
+        return found[0] if found else None
+
+    @property
+    def is_signed(self) -> bool:
+        return self.signature_section is not None
+
+    @property
+    def has_original_layout(self) -> bool:
+        return all(s.offset is not None for s in self.sections)

@@ -1,0 +1,207 @@
+"""JSON parsed and written the way Rust's serde_json does it.
+
+AWS's tools write the metadata section with serde_json, and re-serialize a user's
+custom metadata through ``serde_json::Value``. To reproduce their bytes:
+
+- parsing: integers that fit u64 (or i64 when negative) stay integers; every other
+  number, and ``-0``, becomes an f64; a number out of f64 range is an error; NaN and
+  Infinity are not JSON; lone UTF-16 surrogates are errors; duplicate keys: the
+  last one wins; nesting deeper than 128 is an error (serde_json's limit).
+- writing: object keys sorted (serde_json's default ``BTreeMap``) unless a key
+  order is asked for; strings as raw UTF-8 with ``"``, ``\\``, ``\\b \\f \\n \\r \\t``
+  escaped and other control characters as lowercase ``\\u00XX``; f64 in ryu's
+  shortest form (``1000.0``, ``1e16``, ``1e-7``, ``0.00001``, ``1.234e-6``, ``-0.0``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from .errors import MetadataError
+
+U64_MAX = (1 << 64) - 1
+I64_MIN = -(1 << 63)
+MAX_DEPTH = 128
+
+
+class OrderedObject(dict[str, Any]):
+    """A JSON object written in insertion order instead of sorted (struct fields)."""
+
+
+def _parse_int(text: str) -> int | float:
+    value = int(text)
+    if text.startswith("-"):
+        if value == 0:
+            return -0.0
+        if value >= I64_MIN:
+            return value
+    elif value <= U64_MAX:
+        return value
+    return _parse_float(text)
+
+
+def _parse_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise MetadataError(f"number out of range: {text[:40]}")
+    return value
+
+
+def _reject_constant(name: str) -> Any:
+    raise MetadataError(f"{name} is not valid JSON")
+
+
+def _check(value: Any, depth: int = 1) -> None:
+    if depth > MAX_DEPTH:
+        raise MetadataError(f"JSON nested deeper than {MAX_DEPTH} levels (serde_json's limit)")
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise MetadataError("string holds a lone UTF-16 surrogate escape") from None
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            _check(k, depth)
+            _check(v, depth + 1)
+    elif isinstance(value, list):
+        for v in value:
+            _check(v, depth + 1)
+
+
+def loads(data: bytes) -> Any:
+    """Parse JSON bytes as serde_json would into a ``serde_json::Value``."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise MetadataError(f"not UTF-8 at byte {e.start}") from None
+    if text.startswith("\ufeff"):
+        raise MetadataError("starts with a byte-order mark, which JSON does not allow")
+    try:
+        value = json.loads(
+            text,
+            parse_int=_parse_int,
+            parse_float=_parse_float,
+            parse_constant=_reject_constant,
+        )
+    except json.JSONDecodeError as e:
+        raise MetadataError(
+            f"not valid JSON: {e.msg} at line {e.lineno} column {e.colno}"
+        ) from None
+    except RecursionError:
+        raise MetadataError(f"JSON nested deeper than {MAX_DEPTH} levels") from None
+    _check(value)
+    return value
+
+
+_ESCAPES = {
+    '"': '\\"',
+    "\\": "\\\\",
+    "\b": "\\b",
+    "\f": "\\f",
+    "\n": "\\n",
+    "\r": "\\r",
+    "\t": "\\t",
+}
+
+
+def _string(s: str) -> str:
+    out = ['"']
+    for ch in s:
+        esc = _ESCAPES.get(ch)
+        if esc is not None:
+            out.append(esc)
+        elif ch < " ":
+            out.append(f"\\u{ord(ch):04x}")
+        else:
+            out.append(ch)
+    out.append('"')
+    return "".join(out)
+
+
+def format_f64(value: float) -> str:
+    """Format a finite float as ryu (and so serde_json) does."""
+    if math.isnan(value) or math.isinf(value):
+        raise ValueError("serde_json cannot write NaN or infinity")
+    if value == 0:
+        return "-0.0" if math.copysign(1.0, value) < 0 else "0.0"
+    sign = "-" if value < 0 else ""
+    # repr gives the shortest round-tripping digits, as ryu does.
+    mantissa, _, exp_text = repr(abs(value)).partition("e")
+    whole, _, frac = mantissa.partition(".")
+    all_digits = whole + frac
+    stripped = all_digits.lstrip("0")
+    lead_zeros = len(all_digits) - len(stripped)
+    digits = stripped.rstrip("0")
+    length = len(digits)
+    kk = len(whole) + int(exp_text or 0) - lead_zeros  # 10^(kk-1) <= value < 10^kk
+    k = kk - length  # value = digits * 10^k
+    if k >= 0 and kk <= 16:
+        body = digits + "0" * k + ".0"
+    elif 0 < kk <= 16:
+        body = digits[:kk] + "." + digits[kk:]
+    elif -5 < kk <= 0:
+        body = "0." + "0" * (-kk) + digits
+    elif length == 1:
+        body = f"{digits}e{kk - 1}"
+    else:
+        body = f"{digits[0]}.{digits[1:]}e{kk - 1}"
+    return sign + body
+
+
+def dumps(value: Any, *, indent: int | None = None) -> str:
+    """Write a value as serde_json does: compact, or pretty with ``indent`` spaces."""
+    parts: list[str] = []
+    _dump(value, parts, indent, 0)
+    return "".join(parts)
+
+
+def _dump(value: Any, out: list[str], indent: int | None, level: int) -> None:
+    if value is None:
+        out.append("null")
+    elif value is True:
+        out.append("true")
+    elif value is False:
+        out.append("false")
+    elif isinstance(value, int):
+        out.append(str(value))
+    elif isinstance(value, float):
+        out.append(format_f64(value))
+    elif isinstance(value, str):
+        out.append(_string(value))
+    elif isinstance(value, (list, tuple)):
+        _container("[", "]", [(None, v) for v in value], out, indent, level)
+    elif isinstance(value, dict):
+        items = list(value.items())
+        if not isinstance(value, OrderedObject):
+            items.sort(key=lambda kv: kv[0].encode("utf-8"))
+        _container("{", "}", items, out, indent, level)
+    else:
+        raise TypeError(f"cannot write {type(value).__name__} as JSON")
+
+
+def _container(
+    open_: str,
+    close: str,
+    items: list[tuple[str | None, Any]],
+    out: list[str],
+    indent: int | None,
+    level: int,
+) -> None:
+    out.append(open_)
+    if not items:
+        out.append(close)
+        return
+    for n, (key, v) in enumerate(items):
+        if n:
+            out.append(",")
+        if indent is not None:
+            out.append("\n" + " " * (indent * (level + 1)))
+        if key is not None:
+            out.append(_string(key))
+            out.append(": " if indent is not None else ":")
+        _dump(v, out, indent, level + 1)
+    if indent is not None:
+        out.append("\n" + " " * (indent * level))
+    out.append(close)

@@ -1,0 +1,263 @@
+"""Sans-I/O measurement engine: CRC32 and PCRs from a stream of section chunks.
+
+The reader (measuring an existing file) and the writer (measuring while it
+writes) both feed this one engine, so they cannot disagree. It does no I/O: the
+caller hands it the header bytes, then for each section in header-table order the
+12 section-header bytes and the data chunks.
+
+- CRC32 (zlib/IEEE, seed 0): header bytes [0:544], then each section's header and
+  data in header-table order, as QEMU's loader checks it.
+- PCRs: ``extend(x) = H(zeros ‖ x)``; PCR0 = extend(H(kernel ‖ cmdline ‖ ramdisks)),
+  PCR1 = extend(H(kernel ‖ cmdline ‖ ramdisk 0)), PCR2 = extend(H(ramdisks 1..)),
+  PCR8 = extend(H(signing certificate DER)) when a signature section exists.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from .format import CRC_OFFSET, HEADER_SIZE, SECTION_HEADER_SIZE, SectionHeader, SectionType
+from .image import DEFAULT_BUFFER_SIZE, EifImage
+
+ALGORITHMS: tuple[str, ...] = ("sha256", "sha384", "sha512")
+DEFAULT_ALGORITHM = "sha384"
+# What AWS's tools print as "HashAlgorithm" (Rust's Debug of the sha2 hasher).
+ALGORITHM_LABELS = {
+    "sha256": "Sha256 { ... }",
+    "sha384": "Sha384 { ... }",
+    "sha512": "Sha512 { ... }",
+}
+# A signature section larger than this is not buffered for decoding (spec: 32768).
+SIGNATURE_PARSE_LIMIT = 1 << 20
+
+_Hash = Any  # hashlib's hash objects have no public type
+
+
+def new_hash(algo: str) -> _Hash:
+    if algo not in ALGORITHMS:
+        raise ValueError(
+            f"unknown hash algorithm {algo!r}; expected one of {', '.join(ALGORITHMS)}"
+        )
+    return hashlib.new(algo)
+
+
+def extend(previous: bytes, data: bytes, algo: str = DEFAULT_ALGORITHM) -> bytes:
+    """One PCR extend: ``H(previous ‖ data)``."""
+    h = new_hash(algo)
+    h.update(previous)
+    h.update(data)
+    return bytes(h.digest())
+
+
+def extend_from_zero(data: bytes, algo: str = DEFAULT_ALGORITHM) -> bytes:
+    """Extend a PCR that starts as all zero bytes with ``data``."""
+    return extend(bytes(new_hash(algo).digest_size), data, algo)
+
+
+def pcr_of_digest(digest: bytes, algo: str = DEFAULT_ALGORITHM) -> bytes:
+    """The EIF PCR of content whose hash is ``digest``: ``extend(zeros, digest)``."""
+    return extend_from_zero(digest, algo)
+
+
+def pcr_of_bytes(data: bytes, algo: str = DEFAULT_ALGORITHM) -> bytes:
+    """The EIF PCR of a small byte string (``nitro-cli pcr --input``)."""
+    h = new_hash(algo)
+    h.update(data)
+    return pcr_of_digest(h.digest(), algo)
+
+
+@dataclass(frozen=True)
+class Measurements:
+    """The result of measuring one image."""
+
+    algo: str
+    crc32: int
+    pcr0: bytes
+    pcr1: bytes
+    pcr2: bytes
+    pcr8: bytes | None = None
+    signature_error: str | None = None
+
+    def as_dict(self) -> dict[str, str]:
+        """nitro-cli's ``Measurements`` map: HashAlgorithm, PCR0, PCR1, PCR2 [, PCR8]."""
+        out = {
+            "HashAlgorithm": ALGORITHM_LABELS[self.algo],
+            "PCR0": self.pcr0.hex(),
+            "PCR1": self.pcr1.hex(),
+            "PCR2": self.pcr2.hex(),
+        }
+        if self.pcr8 is not None:
+            out["PCR8"] = self.pcr8.hex()
+        return out
+
+
+# What a section's data feeds.
+_ROLE_BOOT = "boot"  # kernel, cmdline, first ramdisk: PCR0 and PCR1
+_ROLE_APP = "app"  # further ramdisks: PCR0 and PCR2
+_ROLE_SIGNATURE = "signature"  # buffered for PCR8
+_ROLE_NONE = "none"  # metadata, unknown types: CRC only
+
+
+class MeasureEngine:
+    """Consume an EIF as header bytes then per-section (header, chunks); emit Measurements.
+
+    ``certificate_der`` turns a signature section's bytes into the signing
+    certificate's DER (see :func:`eifkit.signing.certificate_der_from_section`); it
+    may raise any ``Exception``, which is recorded as ``signature_error``.
+    """
+
+    def __init__(
+        self,
+        algo: str = DEFAULT_ALGORITHM,
+        certificate_der: Callable[[bytes], bytes] | None = None,
+    ) -> None:
+        self.algo = algo
+        self._crc = 0
+        self._h0 = new_hash(algo)
+        # PCR0 and PCR1 take the same bytes until the first app ramdisk arrives:
+        # one hasher serves both until then, and PCR1 forks off as a copy.
+        self._h1: _Hash | None = None
+        self._h2 = new_hash(algo)
+        self._cert_hash: _Hash | None = None
+        self._certificate_der = certificate_der
+        self._ramdisks_seen = 0
+        self._role = _ROLE_NONE
+        self._in_section = False
+        self._sig_buf: bytearray | None = None
+        self._sig_too_big = False
+        self._signature_error: str | None = None
+        self._header_done = False
+        self._signature_seen = False
+
+    def header(self, header: bytes) -> None:
+        if len(header) != HEADER_SIZE:
+            raise ValueError(f"header must be {HEADER_SIZE} bytes")
+        self._crc = zlib.crc32(header[:CRC_OFFSET], self._crc)
+        self._header_done = True
+
+    def start_section(self, section_header: bytes, section_type: int) -> None:
+        if not self._header_done:
+            raise RuntimeError("header() must come first")
+        if self._in_section:
+            raise RuntimeError("end_section() missing")
+        if len(section_header) != SECTION_HEADER_SIZE:
+            raise ValueError(f"section header must be {SECTION_HEADER_SIZE} bytes")
+        self._crc = zlib.crc32(section_header, self._crc)
+        self._in_section = True
+        if section_type in (SectionType.KERNEL, SectionType.CMDLINE):
+            self._role = _ROLE_BOOT
+        elif section_type == SectionType.RAMDISK:
+            self._role = _ROLE_BOOT if self._ramdisks_seen == 0 else _ROLE_APP
+            self._ramdisks_seen += 1
+            if self._role == _ROLE_APP and self._h1 is None:
+                self._h1 = self._h0.copy()
+        elif section_type == SectionType.SIGNATURE:
+            self._role = _ROLE_SIGNATURE
+            self._sig_buf = bytearray()
+            self._sig_too_big = False
+        else:
+            self._role = _ROLE_NONE
+
+    def feed(self, chunk: bytes | bytearray | memoryview) -> None:
+        if not self._in_section:
+            raise RuntimeError("start_section() missing")
+        self._crc = zlib.crc32(chunk, self._crc)
+        role = self._role
+        if role == _ROLE_BOOT:
+            self._h0.update(chunk)
+            if self._h1 is not None:
+                self._h1.update(chunk)
+        elif role == _ROLE_APP:
+            self._h0.update(chunk)
+            self._h2.update(chunk)
+        elif role == _ROLE_SIGNATURE and self._sig_buf is not None:
+            if len(self._sig_buf) + len(chunk) > SIGNATURE_PARSE_LIMIT:
+                self._sig_too_big = True
+                self._sig_buf = None
+            else:
+                self._sig_buf += chunk
+
+    def end_section(self) -> None:
+        if not self._in_section:
+            raise RuntimeError("start_section() missing")
+        self._in_section = False
+        if self._role != _ROLE_SIGNATURE:
+            return
+        # Like QEMU, the last signature section decides PCR8.
+        self._cert_hash = None
+        self._signature_error = None
+        if self._sig_too_big:
+            self._signature_error = (
+                f"signature section larger than {SIGNATURE_PARSE_LIMIT} bytes was not decoded"
+            )
+        elif self._certificate_der is None:
+            self._signature_error = "no certificate decoder given"
+        else:
+            try:
+                der = self._certificate_der(bytes(self._sig_buf or b""))
+            except Exception as e:
+                self._signature_error = str(e)
+            else:
+                h = new_hash(self.algo)
+                h.update(der)
+                self._cert_hash = h
+        self._sig_buf = None
+        self._role = _ROLE_NONE
+        self._signature_seen = True
+
+    @property
+    def crc32(self) -> int:
+        return self._crc
+
+    def finish(self) -> Measurements:
+        if self._in_section:
+            raise RuntimeError("end_section() missing")
+        h1 = self._h1 if self._h1 is not None else self._h0.copy()
+        signed = self._signature_seen
+        pcr8 = None
+        if signed and self._cert_hash is not None:
+            pcr8 = pcr_of_digest(self._cert_hash.digest(), self.algo)
+        return Measurements(
+            algo=self.algo,
+            crc32=self._crc,
+            pcr0=pcr_of_digest(self._h0.digest(), self.algo),
+            pcr1=pcr_of_digest(h1.digest(), self.algo),
+            pcr2=pcr_of_digest(self._h2.digest(), self.algo),
+            pcr8=pcr8,
+            signature_error=self._signature_error if signed else None,
+        )
+
+
+def measure_image(
+    image: EifImage,
+    algo: str = DEFAULT_ALGORITHM,
+    *,
+    buffer_size: int = DEFAULT_BUFFER_SIZE,
+    progress: Callable[[int], None] | None = None,
+) -> Measurements:
+    """Measure an image by streaming its section sources through the engine.
+
+    An image read from a file is measured as laid out in that file (its header
+    table order); an image made from build inputs as it would be written
+    canonically.
+    """
+    from .layout import plan
+    from .signing import certificate_der_from_section
+
+    layout = "original" if image.has_original_layout else "canonical"
+    header, placed, _end = plan(image, layout)
+    engine = MeasureEngine(algo, certificate_der_from_section)
+    engine.header(header.pack())
+    for p in placed:
+        s = p.section
+        engine.start_section(SectionHeader(s.type, s.flags, s.size).pack(), s.type)
+        for chunk in s.source.chunks(buffer_size):
+            engine.feed(chunk)
+            if progress is not None:
+                progress(len(chunk))
+        engine.end_section()
+    return engine.finish()

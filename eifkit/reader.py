@@ -1,0 +1,274 @@
+"""Open an EIF file as an :class:`EifImage` whose sections point into the file.
+
+Nothing here reads section data: each section is a :class:`FileRange`. Structural
+problems raise :class:`FormatError` naming the file, offset, field, what was found
+and what was expected.
+
+Two modes:
+
+- strict (default): what a loader is entitled to expect of an EIF v4 file:
+  version 4, only the arch bit in the flags, section flags 0, no type 0 or unknown
+  types, exactly one kernel and one cmdline, at least one ramdisk, at most one
+  metadata and one signature section, a signature of at most 32768 bytes.
+- lenient: anything that can be parsed at all (unknown types, any version or
+  flags, duplicate or missing sections ...), so that fixtures can be inspected.
+
+In both modes these are errors, because no reading of the file makes sense
+otherwise: a file shorter than the header, a wrong magic, more than 32 sections, a
+section starting inside the header or past the end of the file, a section whose
+table size differs from its own header, and sections that overlap.
+
+Odd but harmless things (gaps, trailing bytes, non-zero reserved fields, an order
+other than AWS's, no metadata section) are reported in ``EifImage.findings``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections import Counter
+
+from .errors import FormatError
+from .format import (
+    ARCH_AARCH64_FLAG,
+    CURRENT_VERSION,
+    HEADER_SIZE,
+    MAGIC,
+    MAX_SECTIONS,
+    MAX_SIGNATURE_SIZE,
+    SECTION_HEADER_SIZE,
+    EifHeader,
+    SectionHeader,
+    SectionType,
+    section_type_name,
+)
+from .image import EifImage, FileRange, Filler, Section
+from .layout import CANONICAL_ORDER
+
+# Byte offsets of header fields, for error messages.
+FIELD_OFFSETS = {
+    "magic": 0,
+    "version": 4,
+    "flags": 6,
+    "default_mem": 8,
+    "default_cpus": 16,
+    "reserved": 24,
+    "num_sections": 26,
+    "section_offsets": 28,
+    "section_sizes": 284,
+    "unused": 540,
+    "eif_crc32": 544,
+}
+
+
+def read(path: str | os.PathLike[str], *, strict: bool = True) -> EifImage:
+    """Parse the header and section table of the EIF at ``path``.
+
+    Returns an image whose sections are lazy file ranges. Raises FormatError on
+    structural problems and OSError-derived FormatError when the file cannot be read.
+    """
+    p = os.fspath(path)
+    try:
+        with open(p, "rb") as f:
+            file_size = os.fstat(f.fileno()).st_size
+            if os.path.isdir(p):
+                raise FormatError("expected an EIF file, found a directory", path=p)
+            return _parse(f, p, file_size, strict)
+    except FileNotFoundError:
+        raise FormatError("file not found", path=p) from None
+    except IsADirectoryError:
+        raise FormatError("expected an EIF file, found a directory", path=p) from None
+    except PermissionError as e:
+        raise FormatError(f"cannot read: {e.strerror}", path=p) from None
+    except FormatError as e:
+        raise e.with_path(p) from None
+
+
+def _err(msg: str, field: str | None = None, offset: int | None = None) -> FormatError:
+    if offset is None and field is not None:
+        base = field.split("[")[0]
+        offset = FIELD_OFFSETS.get(base)
+    return FormatError(msg, field=field, offset=offset)
+
+
+def _parse(f, path: str, file_size: int, strict: bool) -> EifImage:  # type: ignore[no-untyped-def]
+    raw = f.read(HEADER_SIZE)
+    if len(raw) < HEADER_SIZE:
+        raise _err(
+            f"file is {len(raw)} bytes, shorter than the {HEADER_SIZE}-byte EIF header",
+            field="header",
+            offset=0,
+        )
+    hdr = EifHeader.unpack(raw)
+    if hdr.magic != MAGIC:
+        raise _err(f"magic is {hdr.magic.hex()}, expected {MAGIC.hex()} ('.eif')", field="magic")
+    n = hdr.num_sections
+    if n > MAX_SECTIONS:
+        raise _err(f"num_sections is {n}, at most {MAX_SECTIONS} allowed", field="num_sections")
+    if strict:
+        if hdr.version != CURRENT_VERSION:
+            raise _err(f"version is {hdr.version}, expected {CURRENT_VERSION}", field="version")
+        if hdr.flags & ~ARCH_AARCH64_FLAG:
+            raise _err(f"flags is {hdr.flags:#06x}, only bit 0 (aarch64) may be set", field="flags")
+
+    sections: list[Section] = []
+    for i in range(n):
+        off, size = hdr.section_offsets[i], hdr.section_sizes[i]
+        where = f"section_offsets[{i}]"
+        if off < HEADER_SIZE:
+            raise _err(
+                f"section {i} starts at offset {off}, inside the {HEADER_SIZE}-byte header",
+                field=where,
+                offset=FIELD_OFFSETS["section_offsets"] + 8 * i,
+            )
+        if off + SECTION_HEADER_SIZE > file_size:
+            raise _err(
+                f"section {i} header at offset {off} runs past the end of the file "
+                f"({file_size} bytes)",
+                field=where,
+                offset=FIELD_OFFSETS["section_offsets"] + 8 * i,
+            )
+        f.seek(off)
+        sh = SectionHeader.unpack(f.read(SECTION_HEADER_SIZE))
+        if sh.size != size:
+            raise _err(
+                f"section {i} size is {size} in the header table but {sh.size} in its "
+                "section header",
+                field=f"section {i} section_size",
+                offset=off + 4,
+            )
+        if off + SECTION_HEADER_SIZE + size > file_size:
+            raise _err(
+                f"section {i} ({section_type_name(sh.type)}) needs {size} bytes of data "
+                f"but the file ends {file_size - off - SECTION_HEADER_SIZE} bytes after "
+                "its header (truncated)",
+                field=f"section {i} data",
+                offset=off + SECTION_HEADER_SIZE,
+            )
+        if strict:
+            if sh.flags != 0:
+                raise _err(
+                    f"section {i} flags is {sh.flags:#06x}, expected 0",
+                    field=f"section {i} flags",
+                    offset=off + 2,
+                )
+            if sh.type == SectionType.INVALID or sh.type > max(SectionType):
+                raise _err(
+                    f"section {i} type is {sh.type} ({section_type_name(sh.type)}), expected 1..5",
+                    field=f"section {i} type",
+                    offset=off,
+                )
+            if sh.type == SectionType.SIGNATURE and size > MAX_SIGNATURE_SIZE:
+                raise _err(
+                    f"signature section is {size} bytes, at most {MAX_SIGNATURE_SIZE} allowed",
+                    field=f"section {i} section_size",
+                    offset=off + 4,
+                )
+        sections.append(
+            Section(
+                type=sh.type,
+                flags=sh.flags,
+                offset=off,
+                source=FileRange(path, off + SECTION_HEADER_SIZE, size),
+            )
+        )
+
+    extents = sorted(
+        (s.offset or 0, (s.offset or 0) + SECTION_HEADER_SIZE + s.size, i)
+        for i, s in enumerate(sections)
+    )
+    for (s0, e0, i0), (s1, _e1, i1) in itertools.pairwise(extents):
+        if s1 < e0:
+            raise _err(
+                f"section {i1} at offset {s1} overlaps section {i0} ({s0}..{e0})",
+                field=f"section_offsets[{i1}]",
+                offset=FIELD_OFFSETS["section_offsets"] + 8 * i1,
+            )
+
+    counts = Counter(s.type for s in sections)
+    if strict:
+        for t, what in ((SectionType.KERNEL, "kernel"), (SectionType.CMDLINE, "cmdline")):
+            if counts[t] != 1:
+                raise _err(
+                    f"found {counts[t]} {what} sections, expected exactly 1", field="sections"
+                )
+        if counts[SectionType.RAMDISK] < 1:
+            raise _err("found no ramdisk section, expected at least 1", field="sections")
+        for t, what in ((SectionType.METADATA, "metadata"), (SectionType.SIGNATURE, "signature")):
+            if counts[t] > 1:
+                raise _err(
+                    f"found {counts[t]} {what} sections, expected at most 1", field="sections"
+                )
+
+    fillers: list[Filler] = []
+    findings: list[str] = []
+    pos = HEADER_SIZE
+    for start, end, _i in extents:
+        if start > pos:
+            fillers.append(Filler(pos, FileRange(path, pos, start - pos)))
+            findings.append(f"gap of {start - pos} bytes at offset {pos} (not covered by the CRC)")
+        pos = max(pos, end)
+    if file_size > pos:
+        fillers.append(Filler(pos, FileRange(path, pos, file_size - pos)))
+        findings.append(f"{file_size - pos} trailing bytes after the last section at offset {pos}")
+    stray = tuple(
+        (i, hdr.section_offsets[i], hdr.section_sizes[i])
+        for i in range(n, MAX_SECTIONS)
+        if hdr.section_offsets[i] or hdr.section_sizes[i]
+    )
+    findings.extend(_findings(hdr, sections, counts, stray, strict))
+    return EifImage(
+        sections=tuple(sections),
+        version=hdr.version,
+        flags=hdr.flags,
+        default_mem=hdr.default_mem,
+        default_cpus=hdr.default_cpus,
+        reserved=hdr.reserved,
+        unused=hdr.unused,
+        magic=hdr.magic,
+        stored_crc=hdr.crc32,
+        fillers=tuple(fillers),
+        stray_table_entries=stray,
+        path=path,
+        file_size=file_size,
+        findings=tuple(findings),
+    )
+
+
+def _findings(
+    hdr: EifHeader,
+    sections: list[Section],
+    counts: Counter[int],
+    stray: tuple[tuple[int, int, int], ...],
+    strict: bool,
+) -> list[str]:
+    out: list[str] = []
+    if hdr.reserved:
+        out.append(f"reserved header field is {hdr.reserved}, expected 0")
+    if hdr.unused:
+        out.append(f"unused header field is {hdr.unused}, expected 0")
+    for i, off, size in stray:
+        out.append(f"header table entry {i} (beyond num_sections) holds offset {off} size {size}")
+    if counts[SectionType.METADATA] == 0:
+        out.append("no metadata section (AWS's tools always write one for version 4)")
+    if not strict:
+        if hdr.version != CURRENT_VERSION:
+            out.append(f"version is {hdr.version}, expected {CURRENT_VERSION}")
+        if hdr.flags & ~ARCH_AARCH64_FLAG:
+            out.append(f"flags is {hdr.flags:#06x}, only bit 0 (aarch64) is defined")
+        for i, s in enumerate(sections):
+            if s.flags:
+                out.append(f"section {i} flags is {s.flags:#06x}, expected 0")
+            if s.known_type is None or s.type == SectionType.INVALID:
+                out.append(f"section {i} has type {s.type} ({s.type_name})")
+    rank = {t: r for r, t in enumerate(CANONICAL_ORDER)}
+    ranks = [rank.get(s.type, len(CANONICAL_ORDER)) for s in sections]
+    if ranks != sorted(ranks):
+        out.append(
+            "section order is not AWS's (kernel, cmdline, metadata, ramdisks, signature): "
+            + ", ".join(s.type_name for s in sections)
+        )
+    offsets = [s.offset or 0 for s in sections]
+    if offsets != sorted(offsets):
+        out.append("header table order differs from file order (AWS's reader uses file order)")
+    return out

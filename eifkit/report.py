@@ -1,0 +1,195 @@
+"""Reports about an image: the ``describe`` JSON (nitro-cli's fields first) and tables.
+
+Reports take what the reader and the measurement engine produced; they never
+parse section bytes themselves beyond the small cmdline and metadata sections,
+through the same parsers the writer's side uses.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import MetadataError
+from .format import SECTION_HEADER_SIZE
+from .image import EifImage, read_small
+from .jsonfmt import OrderedObject
+from .measure import Measurements
+from .metadata import METADATA_PARSE_LIMIT, Metadata, parse_metadata_section
+
+CMDLINE_READ_LIMIT = 1 << 20
+
+
+@dataclass(frozen=True)
+class Description:
+    """Everything ``describe`` shows."""
+
+    image: EifImage
+    measurements: Measurements
+    metadata: Metadata | None
+    metadata_error: str | None
+    cmdline: str | None
+
+    @property
+    def crc_ok(self) -> bool:
+        return self.image.stored_crc == self.measurements.crc32
+
+
+def read_cmdline(image: EifImage) -> str | None:
+    sec = image.cmdline_section
+    if sec is None:
+        return None
+    if sec.size > CMDLINE_READ_LIMIT:
+        return f"<{sec.size} bytes, not shown>"
+    return read_small(sec.source, CMDLINE_READ_LIMIT).decode("utf-8", errors="replace")
+
+
+def read_metadata(image: EifImage) -> Metadata | None:
+    """The parsed metadata section, None if there is none; MetadataError if it is bad."""
+    sec = image.metadata_section
+    if sec is None:
+        return None
+    if sec.size > METADATA_PARSE_LIMIT:
+        raise MetadataError(
+            f"metadata section is {sec.size} bytes; more than {METADATA_PARSE_LIMIT} is not parsed",
+            offset=sec.offset,
+            field="metadata",
+        )
+    try:
+        return parse_metadata_section(read_small(sec.source, METADATA_PARSE_LIMIT))
+    except MetadataError as e:
+        e.offset = (sec.offset or 0) + SECTION_HEADER_SIZE if sec.offset is not None else None
+        e.field = e.field or "metadata section"
+        raise
+
+
+def describe(image: EifImage, measurements: Measurements, *, strict: bool = True) -> Description:
+    metadata: Metadata | None = None
+    error: str | None = None
+    try:
+        metadata = read_metadata(image)
+    except MetadataError as e:
+        if strict:
+            raise
+        error = e.message
+    return Description(image, measurements, metadata, error, read_cmdline(image))
+
+
+def describe_json(d: Description) -> OrderedObject:
+    """nitro-cli describe-eif's fields in its order, then eifkit's own fields."""
+    img, m = d.image, d.measurements
+    out = OrderedObject()
+    out["EifVersion"] = img.version
+    out["Measurements"] = m.as_dict()
+    out["IsSigned"] = img.is_signed
+    out["CheckCRC"] = d.crc_ok
+    if d.metadata is not None:
+        out["ImageName"] = d.metadata.image_name
+        out["ImageVersion"] = d.metadata.image_version
+        meta = OrderedObject()
+        bi = d.metadata.build_info
+        meta["BuildTime"] = bi.build_time
+        meta["BuildTool"] = bi.build_tool
+        meta["BuildToolVersion"] = bi.build_tool_version
+        meta["OperatingSystem"] = bi.img_os
+        meta["KernelVersion"] = bi.img_kernel
+        meta["DockerInfo"] = d.metadata.docker_info
+        custom = d.metadata.custom
+        # nitro-cli flattens an object of custom metadata into Metadata (sorted keys).
+        if isinstance(custom, dict):
+            for key in sorted(custom, key=lambda k: k.encode("utf-8")):
+                meta.setdefault(key, custom[key])
+        elif custom is not None:
+            meta["CustomMetadata"] = custom
+        out["Metadata"] = meta
+    out["Arch"] = img.arch.value
+    out["DefaultMemory"] = img.default_mem
+    out["DefaultCpus"] = img.default_cpus
+    out["Cmdline"] = d.cmdline
+    out["CRC"] = OrderedObject(Stored=img.stored_crc, Computed=m.crc32)
+    out["FileSize"] = img.file_size
+    out["Sections"] = [
+        OrderedObject(
+            Index=i, Type=s.type_name, TypeId=s.type, Flags=s.flags, Offset=s.offset, Size=s.size
+        )
+        for i, s in enumerate(img.sections)
+    ]
+    if d.metadata_error is not None:
+        out["MetadataError"] = d.metadata_error
+    if m.signature_error is not None:
+        out["SignatureError"] = m.signature_error
+    out["Findings"] = list(img.findings)
+    return out
+
+
+def table(rows: list[list[str]], *, indent: str = "  ") -> list[str]:
+    """Left-aligned columns, numbers right-aligned."""
+    widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
+    lines = []
+    for r in rows:
+        cells = [
+            cell.rjust(w) if cell.isdigit() and n > 0 else cell.ljust(w)
+            for n, (cell, w) in enumerate(zip(r, widths, strict=False))
+        ]
+        lines.append((indent + "  ".join(cells)).rstrip())
+    return lines
+
+
+def measurements_lines(m: Measurements, *, indent: str = "  ") -> list[str]:
+    rows = [[k, v] for k, v in m.as_dict().items() if k != "HashAlgorithm"]
+    return table(rows, indent=indent)
+
+
+def describe_text(d: Description) -> str:
+    img, m = d.image, d.measurements
+    lines = []
+    kv: list[tuple[str, str]] = [
+        ("File", f"{img.path} ({img.file_size} bytes)"),
+        ("EIF version", str(img.version)),
+        ("Arch", img.arch.value + (f" (flags {img.flags:#06x})" if img.flags > 1 else "")),
+        ("Defaults", f"{img.default_mem // (1 << 20)} MiB memory, {img.default_cpus} CPUs"),
+        (
+            "CRC32",
+            f"{img.stored_crc:#010x} "
+            + ("ok" if d.crc_ok else f"MISMATCH (computed {m.crc32:#010x})"),
+        ),
+        ("Signed", "yes" if img.is_signed else "no"),
+    ]
+    if d.metadata is not None:
+        bi = d.metadata.build_info
+        kv += [
+            ("Image", f"{d.metadata.image_name} {d.metadata.image_version}"),
+            ("Built", f"{bi.build_time} by {bi.build_tool} {bi.build_tool_version}"),
+            ("OS / kernel", f"{bi.img_os} {bi.img_kernel}"),
+        ]
+        if d.metadata.custom is not None:
+            from .jsonfmt import dumps
+
+            kv.append(("Custom", dumps(d.metadata.custom)))
+    elif d.metadata_error:
+        kv.append(("Metadata", f"unreadable: {d.metadata_error}"))
+    else:
+        kv.append(("Metadata", "none"))
+    kv.append(("Cmdline", d.cmdline if d.cmdline is not None else "(none)"))
+    width = max(len(k) for k, _ in kv)
+    lines += [f"{k.ljust(width)}  {v}" for k, v in kv]
+    lines.append("")
+    lines.append("Sections")
+    rows = [["#", "type", "flags", "offset", "size"]]
+    for i, s in enumerate(img.sections):
+        rows.append([str(i), s.type_name, f"{s.flags:#06x}", str(s.offset), str(s.size)])
+    lines += table(rows)
+    lines.append("")
+    lines.append(f"Measurements ({m.algo.upper()})")
+    lines += measurements_lines(m)
+    if m.signature_error:
+        lines.append(f"  PCR8  unknown: {m.signature_error}")
+    if img.findings:
+        lines.append("")
+        lines.append("Findings")
+        lines += [f"  - {f}" for f in img.findings]
+    return "\n".join(lines)
+
+
+def measurements_json(m: Measurements) -> dict[str, Any]:
+    return m.as_dict()

@@ -1,0 +1,144 @@
+"""Write an :class:`EifImage` to disk, streaming, measuring in the same pass.
+
+Layouts:
+
+- ``original``: every section at the offset it had in the file it was read from,
+  with the gaps, trailing bytes, reserved fields and stray table entries of that
+  file. Read -> write gives back the same bytes.
+- ``canonical``: AWS's layout: kernel, cmdline, metadata, ramdisks (in their
+  order), signature, then any other sections, contiguous from byte 548; reserved
+  fields zeroed, no gaps.
+
+The output is written to a temporary file in the target folder and renamed over
+the target only when complete, so nothing half-written is ever left at ``path``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import BinaryIO, Literal
+
+from .errors import InputError
+from .format import EifHeader, SectionHeader
+from .image import DEFAULT_BUFFER_SIZE, EifImage, Source
+from .layout import Layout, plan
+from .measure import DEFAULT_ALGORITHM, MeasureEngine, Measurements
+from .signing import certificate_der_from_section
+
+CrcMode = Literal["compute", "keep"]
+Progress = Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    """What :func:`write` produced."""
+
+    path: str
+    size: int
+    crc32: int
+    measurements: Measurements
+    header: EifHeader
+
+
+def _copy(
+    source: Source,
+    out: BinaryIO,
+    expected: int,
+    engine: MeasureEngine | None,
+    buffer_size: int,
+    progress: Progress | None,
+    what: str,
+) -> None:
+    written = 0
+    for chunk in source.chunks(buffer_size):
+        out.write(chunk)
+        if engine is not None:
+            engine.feed(chunk)
+        written += len(chunk)
+        if progress is not None:
+            progress(len(chunk))
+    if written != expected:
+        raise InputError(
+            f"{what} gave {written} bytes, expected {expected}; was it changed while being read?"
+        )
+
+
+def write(
+    image: EifImage,
+    path: str | os.PathLike[str],
+    *,
+    layout: Layout = "canonical",
+    crc: CrcMode | None = None,
+    algo: str = DEFAULT_ALGORITHM,
+    buffer_size: int = DEFAULT_BUFFER_SIZE,
+    progress: Progress | None = None,
+) -> WriteResult:
+    """Write ``image`` to ``path`` atomically; return its size, CRC and measurements.
+
+    ``crc``: "compute" (the default for the canonical layout) writes the CRC32 of
+    what was written; "keep" (the default for the original layout) writes the CRC
+    the image was read with, so read -> write is exact even for a file whose CRC is
+    wrong.
+    """
+    target = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(target))
+    if not os.path.isdir(folder):
+        raise InputError("output folder does not exist", path=folder)
+    if os.path.isdir(target):
+        raise InputError("output path is a directory", path=target)
+    if crc is None:
+        crc = "keep" if layout == "original" else "compute"
+    header, placed, end = plan(image, layout)
+    engine = MeasureEngine(algo, certificate_der_from_section)
+
+    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(target)}.", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            raw = header.pack()
+            engine.header(raw)
+            out.write(raw)
+            for i, p in enumerate(placed):
+                sh = SectionHeader(p.section.type, p.section.flags, p.section.size).pack()
+                out.seek(p.offset)
+                out.write(sh)
+                engine.start_section(sh, p.section.type)
+                _copy(
+                    p.section.source,
+                    out,
+                    p.section.size,
+                    engine,
+                    buffer_size,
+                    progress,
+                    f"section {i} ({p.section.type_name}) from {p.section.source.describe()}",
+                )
+                engine.end_section()
+            if layout == "original":
+                for filler in image.fillers:
+                    out.seek(filler.offset)
+                    _copy(filler.source, out, filler.source.size, None, buffer_size, None, "filler")
+            measurements = engine.finish()
+            if crc == "keep" and image.stored_crc is not None:
+                final_crc = image.stored_crc
+            else:
+                final_crc = measurements.crc32
+            header = header.with_crc(final_crc)
+            out.seek(0)
+            out.write(header.pack())
+            out.truncate(end)
+            out.flush()
+            os.fsync(out.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    return WriteResult(
+        path=target, size=end, crc32=final_crc, measurements=measurements, header=header
+    )
