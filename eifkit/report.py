@@ -107,6 +107,7 @@ def describe_json(d: Description) -> OrderedObject:
     out["DefaultCpus"] = img.default_cpus
     out["Cmdline"] = d.cmdline
     out["CRC"] = OrderedObject(Stored=img.stored_crc, Computed=m.crc32)
+    out["File"] = img.path
     out["FileSize"] = img.file_size
     out["Sections"] = [
         OrderedObject(
