@@ -58,6 +58,20 @@ def default_build_time(environ: os._Environ[str] | dict[str, str] | None = None)
     return rfc3339(_dt.datetime.now(_dt.UTC).replace(microsecond=0))
 
 
+def check_build_time(value: str) -> str:
+    """Refuse a --build-time that is not an RFC 3339 date and time (with an offset)."""
+    try:
+        moment = _dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None or "T" not in value.upper():
+        raise InputError(
+            f"build time {value!r} is not an RFC 3339 time such as 2024-06-21T12:00:00+00:00",
+            field="build-time",
+        )
+    return value
+
+
 def cmdline_bytes(cmdline: str | bytes) -> bytes:
     """The cmdline section's bytes: the string as UTF-8, no trailing NUL, no NUL inside."""
     data = cmdline.encode("utf-8") if isinstance(cmdline, str) else bytes(cmdline)

@@ -16,6 +16,7 @@ from .build import (
     EIF_BUILD_TOOL,
     EIF_BUILD_TOOL_VERSION,
     BuildInputs,
+    check_build_time,
     check_output_not_input,
     make_image,
 )
@@ -224,7 +225,7 @@ def cmd_build(args: argparse.Namespace) -> int:
         name=args.name,
         version=image_version,
         custom_metadata=custom,
-        build_time=args.build_time,
+        build_time=check_build_time(args.build_time) if args.build_time else None,
         build_tool=build_tool,
         build_tool_version=build_tool_version,
         img_os=img_os,
@@ -233,7 +234,14 @@ def cmd_build(args: argparse.Namespace) -> int:
         default_cpus=args.default_cpus,
     )
     image = make_image(inputs)
-    check_output_not_input(args.output, [args.kernel, *args.ramdisks])
+    inputs_used = [
+        args.kernel,
+        *args.ramdisks,
+        args.metadata,
+        args.cmdline_file,
+        args.kernel_config,
+    ]
+    check_output_not_input(args.output, [p for p in inputs_used if p])
     result = write(image, args.output, layout="canonical", algo=args.algo)
     m = result.measurements
     if args.json:

@@ -95,7 +95,12 @@ def write(
     header, placed, end = plan(image, layout)
     engine = MeasureEngine(algo, certificate_der_from_section)
 
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(target)}.", suffix=".tmp", dir=folder)
+    try:
+        fd, tmp = tempfile.mkstemp(
+            prefix=f".{os.path.basename(target)}.", suffix=".tmp", dir=folder
+        )
+    except OSError as e:
+        raise InputError(f"cannot create the output file: {e.strerror}", path=target) from None
     try:
         with os.fdopen(fd, "wb") as out:
             raw = header.pack()

@@ -193,6 +193,12 @@ def test_unreadable_metadata(tmp_path):
     assert_clean_error(r, "missing.json", "custom metadata must be a file")
 
 
+def test_bad_build_time_and_unwritable_folder(tmp_path):
+    assert_clean_error(build(tmp_path / "a.eif", "--build-time", "yesterday"), "RFC 3339")
+    assert leftovers(tmp_path) == []
+    assert_clean_error(build(Path("/proc/a.eif")), "/proc/a.eif", "cannot create the output file")
+
+
 def test_output_folder_missing(tmp_path):
     r = build(tmp_path / "no" / "such" / "a.eif")
     assert_clean_error(r, "output folder does not exist")
