@@ -11,8 +11,9 @@ from typing import Any
 from . import __version__
 from .errors import InputError
 from .format import CURRENT_VERSION, DEFAULT_CPUS, DEFAULT_MEMORY, MAX_SECTIONS, Arch, SectionType
-from .image import BytesSource, EifImage, FileSource, Section
+from .image import BytesSource, DeferredSource, EifImage, FileSource, Section
 from .metadata import BuildInfo, Metadata
+from .signing import Signer, make_signature_section
 
 # eif_build's own defaults, used by --eif-build-compat.
 EIF_BUILD_TOOL = "eif_build"
@@ -104,6 +105,9 @@ class BuildInputs:
     default_mem: int = DEFAULT_MEMORY
     default_cpus: int = DEFAULT_CPUS
     extra_sections: Sequence[Section] = field(default=())
+    # Signing: the certificate's file bytes (stored verbatim) and a signer for PCR0.
+    signing_certificate: bytes | None = None
+    signer: Signer | None = None
 
     def metadata(self) -> Metadata:
         name = self.name if self.name is not None else os.path.basename(self.kernel)
@@ -137,6 +141,16 @@ def make_image(inputs: BuildInputs) -> EifImage:
         *(Section(SectionType.RAMDISK, r) for r in ramdisks),
         *inputs.extra_sections,
     ]
+    if (inputs.signer is None) != (inputs.signing_certificate is None):
+        raise InputError("signing needs both a certificate and a private key", field="signing")
+    if inputs.signer is not None and inputs.signing_certificate is not None:
+        cert_pem, signer = inputs.signing_certificate, inputs.signer
+        sections.append(
+            Section(
+                SectionType.SIGNATURE,
+                DeferredSource(lambda pcr0: make_signature_section(pcr0, cert_pem, signer)),
+            )
+        )
     if len(sections) > MAX_SECTIONS:
         raise InputError(
             f"{len(sections)} sections ({len(ramdisks)} ramdisks), at most {MAX_SECTIONS} "

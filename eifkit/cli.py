@@ -20,6 +20,7 @@ from .build import (
     check_output_not_input,
     make_image,
 )
+from .cose import BY_NAME, ES384, algorithm_for_key, protected_header, sig_structure
 from .errors import EifError, InputError
 from .format import Arch
 from .measure import (
@@ -33,7 +34,19 @@ from .measure import (
 from .metadata import load_custom_metadata, parse_kernel_config
 from .reader import read
 from .report import describe, describe_json, describe_text, table
-from .signing import load_certificate
+from .signing import (
+    PcrSignature,
+    attach_signature,
+    check_key_matches_certificate,
+    cose_from_detached,
+    encode_signature_section,
+    load_certificate,
+    make_signature_section,
+    open_signer,
+    pcr0_payload,
+    read_certificate_file,
+)
+from .verify import Expectations, read_signature, signature_check, verify_image
 from .writer import write
 
 EXIT_OK = 0
@@ -174,7 +187,56 @@ def _add_build(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         action="store_true",
         help='print nitro-cli\'s JSON: {"Measurements": {"HashAlgorithm": ..., "PCR0": ...}}',
     )
+    _add_signing_key_options(p)
     p.set_defaults(func=cmd_build)
+
+
+def _add_signing_key_options(p: argparse.ArgumentParser, *, detached: bool = False) -> None:
+    g = p.add_argument_group("signing")
+    g.add_argument(
+        "--signing-certificate",
+        metavar="CERT",
+        help="X.509 certificate of the signing key (PEM is stored verbatim; DER is converted)",
+    )
+    keys = g.add_mutually_exclusive_group()
+    keys.add_argument(
+        "--private-key",
+        metavar="KEY",
+        help="EC private key file (P-256/P-384/P-521 give ES256/ES384/ES512), or an AWS KMS "
+        "key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID) as eif_build takes it",
+    )
+    keys.add_argument(
+        "--kms-key-id",
+        metavar="ID",
+        help="sign with this AWS KMS key (id, alias or ARN); needs the eifkit[kms] extra",
+    )
+    if detached:
+        keys.add_argument(
+            "--signature",
+            metavar="FILE",
+            help="attach a signature made elsewhere over `eifkit pcr0-payload`'s bytes: a "
+            "COSE_Sign1, a DER ECDSA signature or raw r||s",
+        )
+    g.add_argument(
+        "--kms-region",
+        metavar="REGION",
+        help="AWS region of the KMS key (default: from the ARN, else the AWS configuration)",
+    )
+
+
+def _signing_inputs(args: argparse.Namespace) -> tuple[bytes, Any] | None:
+    """(certificate PEM bytes, signer) from the signing options, or None if unsigned."""
+    has_key = args.private_key is not None or args.kms_key_id is not None
+    if args.signing_certificate is None and not has_key:
+        return None
+    if args.signing_certificate is None:
+        raise InputError("--signing-certificate is needed with a private key or KMS key")
+    if not has_key:
+        raise InputError("--private-key or --kms-key-id is needed with --signing-certificate")
+    cert_pem, cert = read_certificate_file(args.signing_certificate)
+    signer = open_signer(args.private_key, args.kms_key_id, args.kms_region)
+    check_key_matches_certificate(signer, cert, args.signing_certificate)
+    return cert_pem, signer
 
 
 def _read_cmdline_file(path: str) -> bytes:
@@ -217,6 +279,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     if args.default_memory <= 0 or args.default_cpus <= 0:
         raise InputError("--default-memory and --default-cpus must be positive")
     custom = load_custom_metadata(args.metadata) if args.metadata else None
+    signing = _signing_inputs(args)
     inputs = BuildInputs(
         kernel=args.kernel,
         ramdisks=args.ramdisks,
@@ -232,6 +295,8 @@ def cmd_build(args: argparse.Namespace) -> int:
         img_kernel=img_kernel,
         default_mem=args.default_memory << 20,
         default_cpus=args.default_cpus,
+        signing_certificate=signing[0] if signing else None,
+        signer=signing[1] if signing else None,
     )
     image = make_image(inputs)
     inputs_used = [
@@ -308,10 +373,26 @@ def cmd_describe(args: argparse.Namespace) -> int:
     except EifError as e:
         raise e.with_path(args.image) from None
     if args.json:
-        _print_json(describe_json(d))
+        _print_json(describe_json(d, **_signature_fields(image, m)))
     else:
-        print(describe_text(d))
+        print(describe_text(d, **_signature_fields(image, m)))
     return EXIT_OK
+
+
+def _signature_fields(image: Any, m: Any) -> dict[str, Any]:
+    """SigningCertificate and SignatureCheck for describe (nitro-cli's fields)."""
+    if not image.is_signed:
+        return {}
+    from .signing import certificate_info
+
+    try:
+        sig = read_signature(image)
+    except EifError:
+        return {"signature_check": False}
+    return {
+        "certificate": certificate_info(sig.certificate) if sig else None,
+        "signature_check": signature_check(image, m),
+    }
 
 
 # ---------------------------------------------------------------- pcr
@@ -403,6 +484,283 @@ def cmd_pcr(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# ---------------------------------------------------------------- sign
+
+SIGN_HELP = """\
+Add a signature to an EIF, or replace its signature (nitro-cli sign-eif). Every other
+byte stays as it was; only the header table entry of the signature section and the
+CRC32 change. A replaced signature of another size gets its new size in the header.
+
+The signature is a COSE_Sign1 over {register_index: 0, register_value: PCR0}, encoded
+exactly as AWS's tools encode it; local keys sign deterministically (RFC 6979), so
+signing the same image with the same key gives the same bytes.
+
+Keys: --private-key FILE (EC P-256/P-384/P-521), --private-key arn:aws:kms:... or
+--kms-key-id ID (AWS KMS, needs eifkit[kms]), or --signature FILE to attach a
+signature made elsewhere over the bytes `eifkit pcr0-payload` writes (an HSM, an
+offline machine): a whole COSE_Sign1, a DER ECDSA signature or raw r||s. It is
+verified against the certificate and this image's PCR0 before it is attached.
+
+If signing fails, nothing is written.
+
+examples:
+  eifkit sign app.eif --signing-certificate cert.pem --private-key key.pem
+  eifkit pcr0-payload app.eif --signing-certificate cert.pem -o tbs.cbor
+  openssl dgst -sha384 -sign key.pem -out sig.der tbs.cbor
+  eifkit sign app.eif --signing-certificate cert.pem --signature sig.der -o signed.eif
+"""
+
+
+def _add_sign(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "sign",
+        help="add or replace an EIF's signature",
+        description=SIGN_HELP,
+        formatter_class=_Formatter,
+    )
+    p.add_argument("image", metavar="IMAGE", help="the EIF to sign")
+    p.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE",
+        help="write the signed EIF here (default: replace IMAGE, atomically)",
+    )
+    _add_signing_key_options(p, detached=True)
+    p.add_argument("--json", action="store_true", help="print the measurements as JSON")
+    p.set_defaults(func=cmd_sign)
+
+
+def cmd_sign(args: argparse.Namespace) -> int:
+    if args.signing_certificate is None:
+        raise InputError("--signing-certificate is needed")
+    image = read(args.image)
+    m = measure_image(image)
+    if image.stored_crc != m.crc32:
+        raise InputError(
+            f"refusing to sign: stored CRC32 {image.stored_crc:#010x} does not match the "
+            f"computed {m.crc32:#010x} (the file is damaged)",
+            path=args.image,
+            field="eif_crc32",
+        )
+    if args.signature is not None:
+        cert_pem, cert = read_certificate_file(args.signing_certificate)
+        try:
+            with open(args.signature, "rb") as f:
+                data = f.read(1 << 20)
+        except OSError as e:
+            raise InputError(f"cannot read signature: {e.strerror}", path=args.signature) from None
+        try:
+            cose = cose_from_detached(data, cert, m.pcr0)
+        except EifError as e:
+            raise e.with_path(args.signature) from None
+        section = encode_signature_section([PcrSignature(cert_pem, cose)])
+    else:
+        signing = _signing_inputs(args)
+        assert signing is not None
+        section = make_signature_section(m.pcr0, *signing)
+    try:
+        signed = attach_signature(image, section)
+    except EifError as e:
+        raise e.with_path(args.image) from None
+    out = args.output or args.image
+    result = write(signed, out, layout="original", crc="compute")
+    rm = result.measurements
+    if args.json:
+        _print_json({"Measurements": rm.as_dict()})
+    else:
+        print(f"Signed {out}: {result.size} bytes, CRC32 {result.crc32:#010x}")
+        print(f"Measurements ({rm.algo.upper()})")
+        print("\n".join(table([[k, v] for k, v in rm.as_dict().items() if k != "HashAlgorithm"])))
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------- pcr0-payload
+
+PAYLOAD_HELP = """\
+Write the exact bytes a signer must sign for IMAGE: the COSE Sig_structure
+["Signature1", protected {1: alg}, h'', {register_index: 0, register_value: PCR0}].
+Sign them with ECDSA using the hash of the algorithm (SHA-256/384/512 for
+ES256/ES384/ES512), then attach the result with `eifkit sign IMAGE --signature FILE`.
+
+The algorithm is part of the signed bytes: it comes from --signing-certificate's key,
+or --alg (default ES384).
+"""
+
+
+def _add_pcr0_payload(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "pcr0-payload",
+        help="write the bytes to sign for detached signing",
+        description=PAYLOAD_HELP,
+        formatter_class=_Formatter,
+    )
+    p.add_argument("image", metavar="IMAGE")
+    p.add_argument("-o", "--output", required=True, metavar="FILE", help="where to write them")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--signing-certificate", metavar="CERT", help="take the algorithm from it")
+    g.add_argument("--alg", choices=sorted(BY_NAME), help="the COSE algorithm (default ES384)")
+    p.set_defaults(func=cmd_pcr0_payload)
+
+
+def cmd_pcr0_payload(args: argparse.Namespace) -> int:
+    alg = ES384
+    if args.signing_certificate:
+        _pem, cert = read_certificate_file(args.signing_certificate)
+        try:
+            alg = algorithm_for_key(cert.public_key())  # type: ignore[arg-type]
+        except EifError as e:
+            raise e.with_path(args.signing_certificate) from None
+    elif args.alg:
+        alg = BY_NAME[args.alg]
+    image = read(args.image)
+    m = measure_image(image)
+    data = sig_structure(protected_header(alg), pcr0_payload(m.pcr0))
+    _write_small_file(args.output, data)
+    print(
+        f"Wrote {len(data)} bytes to {args.output}: {alg.name} Sig_structure over PCR0 "
+        f"{m.pcr0.hex()}"
+    )
+    print(
+        f"Sign them with ECDSA/{alg.hash_name.upper()} on {alg.curve_label}, then: "
+        f"eifkit sign {args.image} --signing-certificate CERT --signature SIGFILE"
+    )
+    return EXIT_OK
+
+
+def _write_small_file(path: str, data: bytes) -> None:
+    import tempfile
+
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise InputError("output folder does not exist", path=folder)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".eifkit.", dir=folder)
+    except OSError as e:
+        raise InputError(f"cannot create the output file: {e.strerror}", path=path) from None
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, path)
+
+
+# ---------------------------------------------------------------- verify
+
+VERIFY_HELP = """\
+Check an EIF and print each check's verdict:
+
+  structure             a valid EIF v4 (a file that does not parse fails here)
+  crc                   the stored CRC32 equals the computed one
+  signature             the COSE_Sign1 verifies with the certificate's key, and its alg
+                        matches the key's curve (unsigned images pass unless a signature
+                        is required by --require-signature, --signing-certificate or --pcr8)
+  payload               the signed payload is exactly {0, PCR0 of this file}
+  certificate           the certificate is valid now, or at --at TIME
+  expected-certificate  the image was signed with --signing-certificate
+  pcrN                  PCRs equal --pcrN values or the --pcrs JSON file
+
+--pcrs takes the JSON that `eifkit build --json`, `eifkit pcr --json`, `eifkit describe
+--json` or nitro-cli print (a "Measurements" object or a flat {"PCR0": ...} object).
+
+Exit status: 0 if every check passes, 1 if any fails, 2 on bad usage or input.
+"""
+
+
+def _add_verify(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "verify",
+        help="check CRC, signature, certificate and expected PCRs",
+        description=VERIFY_HELP,
+        formatter_class=_Formatter,
+    )
+    p.add_argument("image", metavar="IMAGE")
+    p.add_argument(
+        "--signing-certificate",
+        metavar="CERT",
+        help="require a signature by this certificate (PEM or DER)",
+    )
+    for n in (0, 1, 2, 8):
+        p.add_argument(f"--pcr{n}", metavar="HEX", help=f"expected PCR{n}")
+    p.add_argument("--pcrs", metavar="FILE.json", help="expected PCRs from a JSON file")
+    p.add_argument(
+        "--at",
+        metavar="TIME",
+        help="check the certificate's validity at this RFC 3339 time (default: now)",
+    )
+    p.add_argument("--require-signature", action="store_true", help="fail if unsigned")
+    p.add_argument("--json", action="store_true", help="print the checks as JSON")
+    p.set_defaults(func=cmd_verify)
+
+
+def _expected_pcrs(args: argparse.Namespace) -> dict[str, str]:
+    import re
+
+    pcrs: dict[str, str] = {}
+    if args.pcrs:
+        try:
+            with open(args.pcrs, "rb") as f:
+                value = jsonfmt.loads(f.read(1 << 20))
+        except OSError as e:
+            raise InputError(f"cannot read: {e.strerror}", path=args.pcrs) from None
+        except EifError as e:
+            raise e.with_path(args.pcrs) from None
+        if isinstance(value, dict) and isinstance(value.get("Measurements"), dict):
+            value = value["Measurements"]
+        if not isinstance(value, dict):
+            raise InputError("expected a JSON object of PCR values", path=args.pcrs)
+        for k, v in value.items():
+            if re.fullmatch(r"PCR\d+", k) and isinstance(v, str):
+                pcrs[k] = v
+        if not pcrs:
+            raise InputError("no PCR0..PCR8 values found", path=args.pcrs)
+    for n in (0, 1, 2, 8):
+        v = getattr(args, f"pcr{n}")
+        if v is not None:
+            pcrs[f"PCR{n}"] = v
+    for k, v in pcrs.items():
+        if not re.fullmatch(r"[0-9a-fA-F]{64}|[0-9a-fA-F]{96}|[0-9a-fA-F]{128}", v):
+            raise InputError(f"{k} {v!r} is not a hex SHA-256/384/512 value", field=k)
+    return pcrs
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    import datetime
+
+    from .verify import Check
+
+    at = None
+    if args.at:
+        check_build_time(args.at)
+        at = datetime.datetime.fromisoformat(args.at.replace("Z", "+00:00"))
+    cert = None
+    if args.signing_certificate:
+        _pem, cert = read_certificate_file(args.signing_certificate)
+    expect = Expectations(cert, _expected_pcrs(args), args.require_signature)
+    if not os.path.exists(args.image):
+        raise InputError("file not found", path=args.image)
+    try:
+        image = read(args.image)
+    except EifError as e:
+        checks = [Check("structure", False, str(e))]
+        m = None
+    else:
+        m = measure_image(image)
+        checks = verify_image(image, m, expect, at)
+    ok = all(c.ok for c in checks)
+    if args.json:
+        out = jsonfmt.OrderedObject(
+            Verified=ok,
+            Checks=[jsonfmt.OrderedObject(Name=c.name, Ok=c.ok, Detail=c.detail) for c in checks],
+        )
+        if m is not None:
+            out["Measurements"] = m.as_dict()
+        _print_json(out)
+    else:
+        rows = [[c.name, "ok" if c.ok else "FAIL", c.detail] for c in checks]
+        print("\n".join(table(rows, indent="")))
+        print(f"{args.image}: {'verified' if ok else 'NOT verified'}")
+    return EXIT_OK if ok else EXIT_CHECK_FAILED
+
+
 # ---------------------------------------------------------------- main
 
 MAIN_HELP = """\
@@ -419,6 +777,9 @@ def make_parser() -> argparse.ArgumentParser:
     _add_build(sub)
     _add_describe(sub)
     _add_pcr(sub)
+    _add_sign(sub)
+    _add_verify(sub)
+    _add_pcr0_payload(sub)
     return parser
 
 

@@ -9,7 +9,7 @@ source in chunks, so memory stays bounded whatever the section size.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -140,6 +140,30 @@ class BytesSource:
 
     def describe(self) -> str:
         return f"<{len(self.data)} bytes>"
+
+
+@dataclass(frozen=True)
+class DeferredSource:
+    """Bytes the writer makes once the sections before it are measured.
+
+    Used for the signature section of a signed build: ``produce(pcr0)`` returns the
+    section bytes, so kernel and ramdisks are read once. Its size is unknown until
+    then (``size`` is only an estimate), so it must be the last section in the file
+    and in the header table.
+    """
+
+    produce: Callable[[bytes], bytes]
+    estimated_size: int = 0
+
+    @property
+    def size(self) -> int:
+        return self.estimated_size
+
+    def chunks(self, buffer_size: int = DEFAULT_BUFFER_SIZE) -> Iterator[memoryview]:
+        raise TypeError("a deferred section is only produced by the writer")
+
+    def describe(self) -> str:
+        return "<made while writing>"
 
 
 def read_small(source: Source, limit: int) -> bytes:

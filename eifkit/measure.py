@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from .crc import crc32_combine
 from .format import CRC_OFFSET, HEADER_SIZE, SECTION_HEADER_SIZE, SectionHeader, SectionType
 from .image import DEFAULT_BUFFER_SIZE, EifImage
 
@@ -116,7 +117,9 @@ class MeasureEngine:
         certificate_der: Callable[[bytes], bytes] | None = None,
     ) -> None:
         self.algo = algo
-        self._crc = 0
+        self._header_crc: int | None = None
+        self._crc = 0  # of the section headers and data fed so far
+        self._length = 0
         self._h0 = new_hash(algo)
         # PCR0 and PCR1 take the same bytes until the first app ramdisk arrives:
         # one hasher serves both until then, and PCR1 forks off as a copy.
@@ -130,23 +133,22 @@ class MeasureEngine:
         self._sig_buf: bytearray | None = None
         self._sig_too_big = False
         self._signature_error: str | None = None
-        self._header_done = False
         self._signature_seen = False
 
     def header(self, header: bytes) -> None:
+        """The 548 header bytes; may come at any time before finish(), and again to
+        replace them (a writer knows the final size table only at the end)."""
         if len(header) != HEADER_SIZE:
             raise ValueError(f"header must be {HEADER_SIZE} bytes")
-        self._crc = zlib.crc32(header[:CRC_OFFSET], self._crc)
-        self._header_done = True
+        self._header_crc = zlib.crc32(header[:CRC_OFFSET])
 
     def start_section(self, section_header: bytes, section_type: int) -> None:
-        if not self._header_done:
-            raise RuntimeError("header() must come first")
         if self._in_section:
             raise RuntimeError("end_section() missing")
         if len(section_header) != SECTION_HEADER_SIZE:
             raise ValueError(f"section header must be {SECTION_HEADER_SIZE} bytes")
         self._crc = zlib.crc32(section_header, self._crc)
+        self._length += len(section_header)
         self._in_section = True
         if section_type in (SectionType.KERNEL, SectionType.CMDLINE):
             self._role = _ROLE_BOOT
@@ -166,6 +168,7 @@ class MeasureEngine:
         if not self._in_section:
             raise RuntimeError("start_section() missing")
         self._crc = zlib.crc32(chunk, self._crc)
+        self._length += len(chunk)
         role = self._role
         if role == _ROLE_BOOT:
             self._h0.update(chunk)
@@ -211,11 +214,19 @@ class MeasureEngine:
 
     @property
     def crc32(self) -> int:
-        return self._crc
+        """CRC-32 of header[0:544] followed by every section header and data so far."""
+        if self._header_crc is None:
+            raise RuntimeError("header() missing")
+        return crc32_combine(self._header_crc, self._crc, self._length)
+
+    def pcr0_so_far(self) -> bytes:
+        """PCR0 of what was fed until now (what a signature section signs)."""
+        return pcr_of_digest(self._h0.copy().digest(), self.algo)
 
     def finish(self) -> Measurements:
         if self._in_section:
             raise RuntimeError("end_section() missing")
+        crc = self.crc32
         h1 = self._h1 if self._h1 is not None else self._h0.copy()
         signed = self._signature_seen
         pcr8 = None
@@ -223,7 +234,7 @@ class MeasureEngine:
             pcr8 = pcr_of_digest(self._cert_hash.digest(), self.algo)
         return Measurements(
             algo=self.algo,
-            crc32=self._crc,
+            crc32=crc,
             pcr0=pcr_of_digest(self._h0.digest(), self.algo),
             pcr1=pcr_of_digest(h1.digest(), self.algo),
             pcr2=pcr_of_digest(self._h2.digest(), self.algo),

@@ -75,14 +75,22 @@ def describe(image: EifImage, measurements: Measurements, *, strict: bool = True
     return Description(image, measurements, metadata, error, read_cmdline(image))
 
 
-def describe_json(d: Description) -> OrderedObject:
+def describe_json(
+    d: Description,
+    certificate: dict[str, Any] | None = None,
+    signature_check: bool | None = None,
+) -> OrderedObject:
     """nitro-cli describe-eif's fields in its order, then eifkit's own fields."""
     img, m = d.image, d.measurements
     out = OrderedObject()
     out["EifVersion"] = img.version
     out["Measurements"] = m.as_dict()
     out["IsSigned"] = img.is_signed
+    if certificate is not None:
+        out["SigningCertificate"] = certificate
     out["CheckCRC"] = d.crc_ok
+    if signature_check is not None:
+        out["SignatureCheck"] = signature_check
     if d.metadata is not None:
         out["ImageName"] = d.metadata.image_name
         out["ImageVersion"] = d.metadata.image_version
@@ -141,7 +149,11 @@ def measurements_lines(m: Measurements, *, indent: str = "  ") -> list[str]:
     return table(rows, indent=indent)
 
 
-def describe_text(d: Description) -> str:
+def describe_text(
+    d: Description,
+    certificate: dict[str, Any] | None = None,
+    signature_check: bool | None = None,
+) -> str:
     img, m = d.image, d.measurements
     lines = []
     kv: list[tuple[str, str]] = [
@@ -154,7 +166,7 @@ def describe_text(d: Description) -> str:
             f"{img.stored_crc:#010x} "
             + ("ok" if d.crc_ok else f"MISMATCH (computed {m.crc32:#010x})"),
         ),
-        ("Signed", "yes" if img.is_signed else "no"),
+        ("Signed", _signed_text(img.is_signed, certificate, signature_check)),
     ]
     if d.metadata is not None:
         bi = d.metadata.build_info
@@ -192,5 +204,11 @@ def describe_text(d: Description) -> str:
     return "\n".join(lines)
 
 
-def measurements_json(m: Measurements) -> dict[str, Any]:
-    return m.as_dict()
+def _signed_text(signed: bool, cert: dict[str, Any] | None, check: bool | None) -> str:
+    if not signed:
+        return "no"
+    verdict = {True: "signature ok", False: "SIGNATURE CHECK FAILED", None: "not checked"}[check]
+    if cert is None:
+        return f"yes, {verdict}"
+    issuer = ", ".join(f"{k}={v}" for k, v in cert["IssuerName"].items())
+    return f"yes, {verdict}; issuer {issuer}; valid {cert['NotBefore']} .. {cert['NotAfter']}"

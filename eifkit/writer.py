@@ -19,13 +19,13 @@ import contextlib
 import os
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import BinaryIO, Literal
 
 from .errors import InputError
-from .format import EifHeader, SectionHeader
-from .image import DEFAULT_BUFFER_SIZE, EifImage, Source
-from .layout import Layout, plan
+from .format import SECTION_HEADER_SIZE, EifHeader, SectionHeader
+from .image import DEFAULT_BUFFER_SIZE, BytesSource, DeferredSource, EifImage, Source
+from .layout import Layout, PlacedSection, plan
 from .measure import DEFAULT_ALGORITHM, MeasureEngine, Measurements
 from .signing import certificate_der_from_section
 
@@ -42,6 +42,18 @@ class WriteResult:
     crc32: int
     measurements: Measurements
     header: EifHeader
+
+
+def _check_deferred_is_last(placed: list[PlacedSection], index: int) -> None:
+    last_in_file = max(range(len(placed)), key=lambda j: placed[j].offset)
+    if index != len(placed) - 1 or index != last_in_file:
+        raise ValueError("a deferred section must be the last one in the table and the file")
+
+
+def _with_size(header: EifHeader, index: int, size: int) -> EifHeader:
+    sizes = list(header.section_sizes)
+    sizes[index] = size
+    return replace(header, section_sizes=tuple(sizes))
 
 
 def _copy(
@@ -107,24 +119,32 @@ def write(
             engine.header(raw)
             out.write(raw)
             for i, p in enumerate(placed):
-                sh = SectionHeader(p.section.type, p.section.flags, p.section.size).pack()
+                source: Source = p.section.source
+                if isinstance(source, DeferredSource):
+                    _check_deferred_is_last(placed, i)
+                    data = source.produce(engine.pcr0_so_far())
+                    source = BytesSource(data)
+                    header = _with_size(header, i, len(data))
+                    end = p.offset + SECTION_HEADER_SIZE + len(data)
+                sh = SectionHeader(p.section.type, p.section.flags, source.size).pack()
                 out.seek(p.offset)
                 out.write(sh)
                 engine.start_section(sh, p.section.type)
                 _copy(
-                    p.section.source,
+                    source,
                     out,
-                    p.section.size,
+                    source.size,
                     engine,
                     buffer_size,
                     progress,
-                    f"section {i} ({p.section.type_name}) from {p.section.source.describe()}",
+                    f"section {i} ({p.section.type_name}) from {source.describe()}",
                 )
                 engine.end_section()
             if layout == "original":
                 for filler in image.fillers:
                     out.seek(filler.offset)
                     _copy(filler.source, out, filler.source.size, None, buffer_size, None, "filler")
+            engine.header(header.pack())  # the size table may have changed
             measurements = engine.finish()
             if crc == "keep" and image.stored_crc is not None:
                 final_crc = image.stored_crc

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from eifkit.crc import crc32_combine
 from eifkit.format import SectionHeader
 from eifkit.measure import MeasureEngine, extend_from_zero, pcr_of_bytes
 
@@ -94,7 +95,31 @@ def test_pcr_of_bytes_is_extend_of_hash():
 def test_engine_refuses_misuse():
     e = MeasureEngine()
     with pytest.raises(RuntimeError):
-        e.start_section(bytes(12), 1)
-    e.header(bytes(548))
-    with pytest.raises(RuntimeError):
         e.feed(b"x")
+    e.start_section(bytes(12), 1)
+    with pytest.raises(RuntimeError):
+        e.finish()
+    e.end_section()
+    with pytest.raises(RuntimeError, match="header"):
+        e.finish()
+
+
+def test_header_may_come_last_and_be_replaced():
+    a = MeasureEngine()
+    a.header(bytes(548))
+    a.start_section(SectionHeader(1, 0, 3).pack(), 1)
+    a.feed(b"abc")
+    a.end_section()
+    a.header(b"\x01" * 548)
+    b = MeasureEngine()
+    b.start_section(SectionHeader(1, 0, 3).pack(), 1)
+    b.feed(b"abc")
+    b.end_section()
+    b.header(b"\x01" * 548)
+    expected = zlib.crc32(b"\x01" * 544 + SectionHeader(1, 0, 3).pack() + b"abc")
+    assert a.finish().crc32 == b.finish().crc32 == expected
+
+
+@given(a=st.binary(max_size=3000), b=st.binary(max_size=3000))
+def test_crc32_combine(a, b):
+    assert crc32_combine(zlib.crc32(a), zlib.crc32(b), len(b)) == zlib.crc32(a + b)

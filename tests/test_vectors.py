@@ -87,15 +87,22 @@ def test_describe_json(name, capsys):
     args = ["describe", str(VECTORS / f"{name}.eif"), "--json", "--algo", _algo(case)]
     assert main(args) == 0
     out = json.loads(capsys.readouterr().out)
-    assert list(out)[:7] == [
-        "EifVersion",
-        "Measurements",
-        "IsSigned",
-        "CheckCRC",
-        "ImageName",
-        "ImageVersion",
-        "Metadata",
-    ]
+    signed = "--private-key" in case["args"]
+    nitro_cli_fields = ["EifVersion", "Measurements", "IsSigned"]
+    nitro_cli_fields += (
+        ["SigningCertificate", "CheckCRC", "SignatureCheck"] if signed else ["CheckCRC"]
+    )
+    nitro_cli_fields += ["ImageName", "ImageVersion", "Metadata"]
+    assert list(out)[: len(nitro_cli_fields)] == nitro_cli_fields
+    if signed:
+        assert out["SignatureCheck"] is True
+        assert list(out["SigningCertificate"]) == [
+            "IssuerName",
+            "Algorithm",
+            "NotBefore",
+            "NotAfter",
+            "Signature",
+        ]
     assert out["CheckCRC"] is True
     assert out["Measurements"] == expected_pcrs(case)
     assert out["IsSigned"] == ("--private-key" in case["args"])
