@@ -7,6 +7,7 @@ accepted on read); protected = ``{1: alg}``; signature = raw r‖s over the CBOR
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -127,9 +128,9 @@ class CoseSign1:
             value = cbor2.loads(self.protected)
         except Exception:
             raise SignatureError("COSE protected header is not CBOR", field="protected") from None
-        if not isinstance(value, dict):
+        if not isinstance(value, Mapping):
             raise SignatureError("COSE protected header is not a CBOR map", field="protected")
-        return value
+        return dict(value)
 
     @property
     def algorithm(self) -> CoseAlgorithm:
@@ -186,15 +187,15 @@ def decode_cose_sign1(data: bytes) -> CoseSign1:
                 f"COSE_Sign1 has CBOR tag {item.tag}, expected none or 18", field="signature"
             )
         item, tagged = item.value, True
-    if not isinstance(item, list) or len(item) != 4:
+    if not isinstance(item, list | tuple) or len(item) != 4:
         raise SignatureError("COSE_Sign1 must be a CBOR array of 4 items", field="signature")
     protected, unprotected, payload, signature = item
     if not isinstance(protected, bytes):
         raise SignatureError("COSE protected header must be a byte string", field="protected")
-    if not isinstance(unprotected, dict):
+    if not isinstance(unprotected, Mapping):
         raise SignatureError("COSE unprotected header must be a map", field="unprotected")
     if not isinstance(payload, bytes):
         raise SignatureError("COSE payload must be a byte string (not detached)", field="payload")
     if not isinstance(signature, bytes):
         raise SignatureError("COSE signature must be a byte string", field="signature")
-    return CoseSign1(protected, unprotected, payload, signature, tagged)
+    return CoseSign1(protected, dict(unprotected), payload, signature, tagged)

@@ -8,6 +8,7 @@ integers*, not a byte string. This module decodes and encodes that form exactly.
 from __future__ import annotations
 
 import datetime
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -43,7 +44,7 @@ class PcrSignature:
 
 
 def _uint_array_to_bytes(value: object, what: str) -> bytes:
-    if not isinstance(value, list):
+    if not isinstance(value, list | tuple):
         raise SignatureError(
             f"{what}: expected a CBOR array of 8-bit unsigned integers, found "
             f"{type(value).__name__}",
@@ -63,13 +64,13 @@ def decode_signature_section(data: bytes) -> list[PcrSignature]:
         item = cbor2.loads(data)
     except Exception as e:
         raise SignatureError(f"signature section is not CBOR: {e}", field="signature") from None
-    if not isinstance(item, list) or not item:
+    if not isinstance(item, list | tuple) or not item:
         raise SignatureError(
             "signature section: expected a non-empty CBOR array", field="signature"
         )
     out = []
     for n, entry in enumerate(item):
-        if not isinstance(entry, dict) or set(entry) != {CERT_KEY, SIGNATURE_KEY}:
+        if not isinstance(entry, Mapping) or set(entry) != {CERT_KEY, SIGNATURE_KEY}:
             raise SignatureError(
                 f"signature section entry {n}: expected a map with exactly the keys "
                 f"{CERT_KEY!r} and {SIGNATURE_KEY!r}",

@@ -185,3 +185,31 @@ def test_corrupted_crc_is_rejected_with_qemus_message(tmp_path):
     assert rc == 1
     stored = int.from_bytes(data[544:548], "big")
     assert f"CRC mismatch. Expected {ours.crc32} but header has {stored}." in out
+
+
+def test_signed_real_kernel_eif_pcr8_matches_qemu(tmp_path, kernel):
+    from .certs import make_cert
+
+    key, cert = make_cert(tmp_path, "q", "p384")
+    from eifkit.signing import LocalKeySigner, read_certificate_file
+
+    pem, _ = read_certificate_file(str(cert))
+    eif = _build(
+        tmp_path,
+        kernel,
+        RD[:2],
+        "signed",
+        signing_certificate=pem,
+        signer=LocalKeySigner.from_file(str(key)),
+    )
+    rc, out = qemu_check(eif)
+    assert (rc, out.strip()) == (0, "ACCEPTED")
+    ours = measure_image(read(eif))
+    theirs = qemu_pcrs(eif)
+    assert ours.pcr8 is not None
+    assert {k: theirs[k] for k in ("PCR0", "PCR1", "PCR2", "PCR8")} == {
+        "PCR0": ours.pcr0.hex(),
+        "PCR1": ours.pcr1.hex(),
+        "PCR2": ours.pcr2.hex(),
+        "PCR8": ours.pcr8.hex(),
+    }
