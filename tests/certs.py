@@ -53,3 +53,24 @@ def make_cert(
     )
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     return key_path, cert_path
+
+
+def build_args(out: Path, cert: Path, *key_args: str) -> list[str]:
+    """`eifkit build` arguments for a small signed image from AWS's vector inputs."""
+    from .conftest import VECTORS
+
+    inputs = VECTORS / "inputs"
+    return [
+        "build",
+        "--kernel",
+        str(inputs / "kernel.bin"),
+        "--initrd",
+        str(inputs / "ramdisk0.bin"),
+        "--cmdline",
+        "console=ttyS0",
+        "-o",
+        str(out),
+        "--signing-certificate",
+        str(cert),
+        *key_args,
+    ]

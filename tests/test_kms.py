@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives import serialization  # noqa: E402
 
 from eifkit.cli import main  # noqa: E402
 
-from .certs import make_cert  # noqa: E402
+from .certs import build_args, make_cert  # noqa: E402
 from .conftest import VECTORS  # noqa: E402
 
 INPUTS = VECTORS / "inputs"
@@ -91,23 +91,9 @@ def _kms_key(endpoint: str, spec: str) -> tuple[str, str, object]:
 
 def _build(tmp_path: Path, cert: Path, *key_args: str) -> tuple[int, str, str]:
     out = tmp_path / "kms.eif"
-    args = [
-        "build",
-        "--kernel",
-        str(INPUTS / "kernel.bin"),
-        "--initrd",
-        str(INPUTS / "ramdisk0.bin"),
-        "--cmdline",
-        "console=ttyS0",
-        "-o",
-        str(out),
-        "--signing-certificate",
-        str(cert),
-        *key_args,
-    ]
     err = io.StringIO()
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
-        code = main(args)
+        code = main(build_args(out, cert, *key_args))
     return code, str(out), err.getvalue()
 
 

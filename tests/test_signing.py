@@ -29,7 +29,7 @@ from eifkit.signing import (
 )
 
 from . import naive
-from .certs import NOW, make_cert
+from .certs import NOW, build_args, make_cert
 from .conftest import VECTORS, expected_pcrs, load_manifest
 
 MANIFEST = load_manifest()
@@ -147,22 +147,7 @@ def test_signed_builds_are_reproducible(tmp_path):
 def test_key_not_matching_certificate_is_refused(tmp_path, capsys):
     key, _ = make_cert(tmp_path, "one")
     _, cert = make_cert(tmp_path, "two")
-    code, _, err = run(
-        capsys,
-        "build",
-        "--kernel",
-        str(INPUTS / "kernel.bin"),
-        "--initrd",
-        str(INPUTS / "ramdisk0.bin"),
-        "--cmdline",
-        "x",
-        "-o",
-        str(tmp_path / "o.eif"),
-        "--signing-certificate",
-        str(cert),
-        "--private-key",
-        str(key),
-    )
+    code, _, err = run(capsys, *build_args(tmp_path / "o.eif", cert, "--private-key", str(key)))
     assert code == 2 and "does not belong to this certificate" in err
     assert not (tmp_path / "o.eif").exists()
 
@@ -180,22 +165,7 @@ def test_rsa_key_is_refused(tmp_path, capsys):
         )
     )
     _, cert = make_cert(tmp_path, "c")
-    code, _, err = run(
-        capsys,
-        "build",
-        "--kernel",
-        str(INPUTS / "kernel.bin"),
-        "--initrd",
-        str(INPUTS / "ramdisk0.bin"),
-        "--cmdline",
-        "x",
-        "-o",
-        str(tmp_path / "o.eif"),
-        "--signing-certificate",
-        str(cert),
-        "--private-key",
-        str(p),
-    )
+    code, _, err = run(capsys, *build_args(tmp_path / "o.eif", cert, "--private-key", str(p)))
     assert code == 2 and "expected an EC private key" in err
 
 
