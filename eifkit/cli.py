@@ -761,6 +761,149 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return EXIT_OK if ok else EXIT_CHECK_FAILED
 
 
+# ---------------------------------------------------------------- fixtures / check
+
+FIXTURES_HELP = """\
+Write a corpus of named, single-defect EIFs for testing EIF loaders, plus
+manifest.json giving, per case: id, description, the changes made (field, offset,
+old and new value), whether the CRC was recomputed (it is, unless the CRC is the
+defect, so that the intended check is reached), and each loader profile's expected
+verdict and message (qemu, aws-reader, nitro-spec; see `eifkit check --help`).
+
+The default base is a small deterministic image (and a signed copy of it for the
+signature cases); the corpus is then byte-identical on every run and machine, and
+every QEMU verdict is also declared by hand in eifkit and checked against the model.
+--base IMAGE, or --kernel/--initrd/--cmdline, mutate your own image instead (at most
+64 MiB; cases that do not apply to it are listed as skipped).
+"""
+
+
+def _add_fixtures(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "fixtures",
+        help="write a corpus of malformed EIFs with loader verdicts",
+        description=FIXTURES_HELP,
+        formatter_class=_Formatter,
+    )
+    p.add_argument("-o", "--output", metavar="DIR", help="folder to write the corpus into")
+    p.add_argument("--base", metavar="IMAGE", help="mutate this EIF instead of the default base")
+    p.add_argument("--kernel", metavar="FILE", help="build the base from this kernel ...")
+    p.add_argument(
+        "--initrd",
+        "--ramdisk",
+        dest="ramdisks",
+        action="append",
+        metavar="FILE",
+        help="... these ramdisks ...",
+    )
+    p.add_argument("--cmdline", metavar="STRING", help="... and this cmdline")
+    p.add_argument("--list", action="store_true", help="list the cases and exit")
+    p.set_defaults(func=cmd_fixtures)
+
+
+def cmd_fixtures(args: argparse.Namespace) -> int:
+    from .fixtures import CASES, generate
+
+    if args.list:
+        rows = [[c.id, "signed" if c.signed else "", c.description] for c in CASES]
+        print("\n".join(table(rows, indent="")))
+        return EXIT_OK
+    if not args.output:
+        raise InputError("-o/--output DIR is needed")
+    base: bytes | None = None
+    if args.base and args.kernel:
+        raise InputError("give --base or build inputs (--kernel ...), not both")
+    if args.base:
+        read(args.base, strict=False)  # a clear error if it is not an EIF at all
+        from .fixtures.editor import EifEditor
+
+        base = EifEditor.from_file(args.base).data
+    elif args.kernel or args.ramdisks or args.cmdline:
+        if not (args.kernel and args.ramdisks and args.cmdline is not None):
+            raise InputError("building a base needs --kernel, --initrd and --cmdline")
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "base.eif")
+            image = make_image(
+                BuildInputs(
+                    kernel=args.kernel,
+                    ramdisks=args.ramdisks,
+                    cmdline=args.cmdline,
+                    build_time="2025-01-01T00:00:00Z",
+                )
+            )
+            write(image, path)
+            with open(path, "rb") as f:
+                base = f.read()
+    if os.path.exists(args.output) and not os.path.isdir(args.output):
+        raise InputError("output exists and is not a folder", path=args.output)
+    manifest = generate(args.output, base)
+    made = [c for c in manifest["cases"] if "file" in c]
+    skipped = len(manifest["cases"]) - len(made)
+    print(
+        f"Wrote {len(made)} cases and manifest.json to {args.output}"
+        + (f" ({skipped} skipped: not applicable to this base)" if skipped else "")
+    )
+    return EXIT_OK
+
+
+CHECK_HELP = """\
+Say what each known EIF loader would do with IMAGE, by modelling its checks in its
+order:
+
+  qemu        QEMU's nitro-enclave machine (hw/core/eif.c, QEMU >= 9.2), its messages
+  aws-reader  AWS's EifReader as nitro-cli describe-eif uses it: sections read one after
+              another from byte 548, the offset table ignored; a wrong CRC is reported
+              as "CheckCRC: false", not refused
+  nitro-spec  the rules the EIF specification gives the hypervisor (x86_64 host):
+              types 1..5, ramdisks after the kernel, 2..32 sections in file order,
+              metadata in version 4, signature <= 32768 bytes, CRC over the whole file
+
+Any file is accepted as input (a fixture, a truncated download ...). Exit status: 0 if
+every selected profile accepts, 1 if one rejects, 2 on bad usage or an unreadable file.
+"""
+
+
+def _add_check(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "check",
+        help="what QEMU, AWS's reader and the spec say of an EIF",
+        description=CHECK_HELP,
+        formatter_class=_Formatter,
+    )
+    p.add_argument("image", metavar="IMAGE")
+    p.add_argument(
+        "--profile",
+        choices=["qemu", "aws-reader", "nitro-spec", "all"],
+        default="all",
+        help="which loader model (default: all)",
+    )
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help='print {"PROFILE": {"verdict": "accept"|"reject", "message": ...}}',
+    )
+    p.set_defaults(func=cmd_check)
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from .fixtures import check_file
+
+    if os.path.isdir(args.image):
+        raise InputError("expected a file, found a directory", path=args.image)
+    if not os.path.exists(args.image):
+        raise InputError("file not found", path=args.image)
+    names = None if args.profile == "all" else [args.profile]
+    verdicts = check_file(args.image, names)
+    if args.json:
+        _print_json(jsonfmt.OrderedObject((v.profile, v.as_dict()) for v in verdicts))
+    else:
+        rows = [[v.profile, "accept" if v.accepted else "REJECT", v.message] for v in verdicts]
+        print("\n".join(table(rows, indent="")))
+    return EXIT_OK if all(v.accepted for v in verdicts) else EXIT_CHECK_FAILED
+
+
 # ---------------------------------------------------------------- main
 
 MAIN_HELP = """\
@@ -780,6 +923,8 @@ def make_parser() -> argparse.ArgumentParser:
     _add_sign(sub)
     _add_verify(sub)
     _add_pcr0_payload(sub)
+    _add_fixtures(sub)
+    _add_check(sub)
     return parser
 
 

@@ -213,3 +213,30 @@ def test_signed_real_kernel_eif_pcr8_matches_qemu(tmp_path, kernel):
         "PCR2": ours.pcr2.hex(),
         "PCR8": ours.pcr8.hex(),
     }
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    from eifkit.fixtures import generate
+
+    out = tmp_path_factory.mktemp("qemu-corpus")
+    return out, generate(out)
+
+
+def test_every_fixture_gets_the_verdict_and_message_the_manifest_predicts(corpus):
+    folder, manifest = corpus
+    mismatches = []
+    for case in manifest["cases"]:
+        rc, out = qemu_check(folder / case["file"])
+        expected = case["expected"]["qemu"]
+        accepted = rc in (0, 3)  # 3: EIF accepted, then the stand-in kernel is not a bzImage
+        if rc == 2:
+            mismatches.append(f"{case['id']}: qemu-eif-check could not run: {out}")
+        else:
+            agrees = accepted == (expected["verdict"] == "accept") and (
+                accepted or out.strip() == f"REJECTED: {expected['message']}"
+            )
+            if not agrees:
+                mismatches.append(f"{case['id']}: QEMU says {out.strip()!r}, manifest {expected}")
+    assert not mismatches, "\n".join(mismatches)
+    assert len(manifest["cases"]) >= 50
