@@ -16,8 +16,8 @@ from eifkit.measure import MeasureEngine, extend_from_zero, pcr_of_bytes
 from . import naive
 
 
-def _feed(sections, chunk, algo="sha384"):
-    e = MeasureEngine(algo)
+def _feed(sections, chunk, algo="sha384", parallel=True):
+    e = MeasureEngine(algo, parallel=parallel)
     header = bytes(range(256)) * 2 + bytes(36)
     e.header(header)
     for t, data in sections:
@@ -41,7 +41,40 @@ section_lists = st.lists(
     algo=st.sampled_from(["sha256", "sha384", "sha512"]),
 )
 def test_engine_equals_naive_reference(sections, chunk, algo):
-    header, m = _feed(sections, chunk, algo)
+    _check_against_naive(sections, chunk, algo, parallel=False)
+
+
+@settings(max_examples=100)
+@given(sections=section_lists, chunk=st.integers(1, 64), algo=st.sampled_from(["sha384", "sha256"]))
+def test_parallel_engine_equals_naive_reference(sections, chunk, algo):
+    import eifkit.measure as measure
+
+    saved = measure.PARALLEL_MIN
+    measure.PARALLEL_MIN = 1  # every chunk takes the two-thread path
+    try:
+        _check_against_naive(sections, chunk, algo, parallel=True)
+    finally:
+        measure.PARALLEL_MIN = saved
+
+
+def test_large_chunks_parallel_and_sequential_agree():
+    import os
+
+    data = [
+        (1, os.urandom(3 << 20)),
+        (2, b"console=ttyS0"),
+        (3, os.urandom(1 << 20)),
+        (3, os.urandom(5 << 20)),
+        (3, os.urandom(700 << 10)),
+    ]
+    _, a = _feed(data, 1 << 20, parallel=True)
+    _, b = _feed(data, 1 << 20, parallel=False)
+    assert a == b
+    assert a.pcr2.hex() == naive.pcr(data[3][1] + data[4][1])
+
+
+def _check_against_naive(sections, chunk, algo, parallel):
+    header, m = _feed(sections, chunk, algo, parallel)
     covered = header[:544] + b"".join(SectionHeader(t, 0, len(d)).pack() + d for t, d in sections)
     assert m.crc32 == zlib.crc32(covered)
     all_ = b"".join(d for t, d in sections if t in (1, 2, 3))

@@ -240,3 +240,68 @@ def test_every_fixture_gets_the_verdict_and_message_the_manifest_predicts(corpus
                 mismatches.append(f"{case['id']}: QEMU says {out.strip()!r}, manifest {expected}")
     assert not mismatches, "\n".join(mismatches)
     assert len(manifest["cases"]) >= 50
+
+
+HELLO = ROOT / "examples" / "hello"
+HELLO_CMDLINE = "console=ttyS0 reboot=k panic=-1"
+
+
+def _hello(tmp_path: Path, *extra: str) -> Path:
+    from eifkit.cli import main
+
+    out = tmp_path / "hello.eif"
+    args = [
+        "build",
+        "--kernel",
+        str(HELLO / "bzImage"),
+        "--initrd",
+        str(HELLO / "init.cpio"),
+        "--cmdline",
+        HELLO_CMDLINE,
+        "-o",
+        str(out),
+        "--build-time",
+        "2025-01-01T00:00:00Z",
+    ]
+    assert main([*args, *extra]) == 0
+    return out
+
+
+def test_hello_example_boots_and_prints_the_greeting(tmp_path, capsys):
+    eif = _hello(tmp_path)
+    capsys.readouterr()
+    r = subprocess.run(
+        [str(CHECK), "--boot", str(eif)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "EIF_BOOT_TIMEOUT": "120"},
+    )
+    log = Path(r.stdout.split("console log: ")[1].split(" (qemu exit")[0])
+    console = log.read_text(errors="replace")
+    log.unlink()
+    assert r.returncode == 0, r.stdout + console[-2000:]
+    assert "Hello from an enclave image built by eifkit!" in console
+    assert f"kernel cmdline: {HELLO_CMDLINE}" in console
+    assert "eifkit hello: done, restarting" in console
+
+
+@pytest.mark.parametrize("signed", [False, True], ids=["unsigned", "signed"])
+def test_hello_pcrs_equal_qemus(tmp_path, capsys, signed):
+    extra: tuple[str, ...] = ()
+    if signed:
+        from .certs import make_cert
+
+        key, cert = make_cert(tmp_path, "hello", "p384")
+        extra = ("--signing-certificate", str(cert), "--private-key", str(key))
+    eif = _hello(tmp_path, *extra)
+    capsys.readouterr()
+    from eifkit.cli import main
+
+    assert main(["describe", str(eif), "--json"]) == 0
+    described = json.loads(capsys.readouterr().out)["Measurements"]
+    theirs = qemu_pcrs(eif)
+    names = ["PCR0", "PCR1", "PCR2"] + (["PCR8"] if signed else [])
+    assert {k: described[k] for k in names} == {k: theirs[k] for k in names}
+    if not signed:
+        assert theirs["PCR8"] == "00" * 48

@@ -1,0 +1,313 @@
+"""newc cpio archives (the kernel's initramfs format): a streaming reader and a
+reproducible writer.
+
+The writer turns a folder into the same bytes on any machine: entries sorted by
+path (parents first), uid/gid 0, one mtime for all (``--mtime`` or
+SOURCE_DATE_EPOCH, default 0), inode numbers assigned in order, no host device
+numbers (only device nodes keep their rdev), hard links stored as separate files,
+and, for ``.gz``, a gzip header with no file name and mtime 0.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import stat
+import tempfile
+import zlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from .errors import FormatError, InputError
+
+MAGIC = b"070701"
+MAGIC_CRC = b"070702"
+HEADER_SIZE = 110
+TRAILER = "TRAILER!!!"
+BUFFER = 1 << 20
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One archive member. ``source`` is where its data comes from when writing."""
+
+    name: str
+    mode: int
+    size: int = 0
+    uid: int = 0
+    gid: int = 0
+    nlink: int = 1
+    mtime: int = 0
+    ino: int = 0
+    rdevmajor: int = 0
+    rdevminor: int = 0
+    devmajor: int = 0
+    devminor: int = 0
+    source: str | bytes | None = None  # a file path, bytes (symlink target), or None
+    data_offset: int | None = None  # where the data starts in the (uncompressed) archive
+
+    @property
+    def kind(self) -> str:
+        m = self.mode
+        for test, name in (
+            (stat.S_ISDIR, "dir"),
+            (stat.S_ISREG, "file"),
+            (stat.S_ISLNK, "symlink"),
+            (stat.S_ISCHR, "char"),
+            (stat.S_ISBLK, "block"),
+            (stat.S_ISFIFO, "fifo"),
+            (stat.S_ISSOCK, "socket"),
+        ):
+            if test(m):
+                return name
+        return "unknown"
+
+
+def _pad(n: int) -> int:
+    return (4 - n % 4) % 4
+
+
+def header_bytes(e: Entry) -> bytes:
+    name = e.name.encode("utf-8") + b"\0"
+    fields = (
+        e.ino,
+        e.mode,
+        e.uid,
+        e.gid,
+        e.nlink,
+        e.mtime,
+        e.size,
+        e.devmajor,
+        e.devminor,
+        e.rdevmajor,
+        e.rdevminor,
+        len(name),
+        0,
+    )
+    head = MAGIC + b"".join(b"%08X" % f for f in fields)
+    return head + name + b"\0" * _pad(len(head) + len(name))
+
+
+# ------------------------------------------------------------------ writing
+
+
+def tree_entries(root: str | os.PathLike[str], *, mtime: int = 0, prefix: str = "") -> list[Entry]:
+    """Entries for everything below ``root`` (not root itself), sorted, normalised.
+
+    ``prefix`` ("rootfs" ...) puts everything under that folder, which is included too.
+    """
+    base = os.fspath(root)
+    if not os.path.isdir(base):
+        raise InputError("expected a folder", path=base)
+    paths: list[str] = []
+    for dirpath, dirnames, filenames in os.walk(base, followlinks=False):
+        dirnames.sort()
+        rel = os.path.relpath(dirpath, base)
+        for name in sorted(dirnames + filenames):
+            paths.append(name if rel == "." else f"{rel}/{name}")
+    paths.sort(key=lambda p: p.encode("utf-8"))
+    prefix = prefix.strip("/")
+    out: list[Entry] = []
+    if prefix:
+        parts = prefix.split("/")
+        for i in range(len(parts)):
+            out.append(Entry("/".join(parts[: i + 1]), stat.S_IFDIR | 0o755, nlink=2, mtime=mtime))
+    for rel in paths:
+        full = os.path.join(base, rel)
+        st = os.lstat(full)
+        name = f"{prefix}/{rel}" if prefix else rel
+        perm = stat.S_IMODE(st.st_mode)
+        kind = stat.S_IFMT(st.st_mode)
+        if stat.S_ISDIR(st.st_mode):
+            out.append(Entry(name, kind | perm, nlink=2, mtime=mtime))
+        elif stat.S_ISREG(st.st_mode):
+            out.append(Entry(name, kind | perm, size=st.st_size, mtime=mtime, source=full))
+        elif stat.S_ISLNK(st.st_mode):
+            target = os.readlink(full).encode("utf-8")
+            out.append(Entry(name, kind | 0o777, size=len(target), mtime=mtime, source=target))
+        elif stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode):
+            out.append(
+                Entry(
+                    name,
+                    kind | perm,
+                    mtime=mtime,
+                    rdevmajor=os.major(st.st_rdev),
+                    rdevminor=os.minor(st.st_rdev),
+                )
+            )
+        elif stat.S_ISFIFO(st.st_mode):
+            out.append(Entry(name, kind | perm, mtime=mtime))
+        # sockets are skipped: they cannot be archived meaningfully
+    return [Entry(**{**e.__dict__, "ino": i + 1}) for i, e in enumerate(out)]
+
+
+def write_entries(entries: Iterable[Entry], out: BinaryIO) -> int:
+    """Stream entries and the trailer into ``out``; return the bytes written."""
+    total = 0
+    for e in entries:
+        head = header_bytes(e)
+        out.write(head)
+        total += len(head)
+        written = 0
+        if isinstance(e.source, bytes):
+            out.write(e.source)
+            written = len(e.source)
+        elif isinstance(e.source, str):
+            with open(e.source, "rb") as f:
+                while chunk := f.read(BUFFER):
+                    out.write(chunk)
+                    written += len(chunk)
+        if written != e.size:
+            raise InputError(f"{e.name}: expected {e.size} bytes, read {written} (changed?)")
+        pad = _pad(written)
+        out.write(b"\0" * pad)
+        total += written + pad
+    trailer = header_bytes(Entry(TRAILER, 0, nlink=1))
+    out.write(trailer)
+    return total + len(trailer)
+
+
+def write_archive(
+    entries: Iterable[Entry], path: str | os.PathLike[str], *, compress: bool | None = None
+) -> int:
+    """Write an archive atomically; gzip if ``compress`` (default: path ends in .gz)."""
+    target = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(target))
+    if not os.path.isdir(folder):
+        raise InputError("output folder does not exist", path=folder)
+    if compress is None:
+        compress = target.endswith(".gz")
+    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(target)}.", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as raw:
+            if compress:
+                with gzip.GzipFile(
+                    filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=9
+                ) as gz:
+                    n = write_entries(entries, gz)  # type: ignore[arg-type]
+            else:
+                n = write_entries(entries, raw)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, target)
+    except BaseException:
+        with _suppress():
+            os.unlink(tmp)
+        raise
+    return n
+
+
+class _suppress:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> bool:
+        return True
+
+
+# ------------------------------------------------------------------ reading
+
+
+def _open_stream(f: BinaryIO) -> BinaryIO:
+    head = f.read(2)
+    f.seek(0)
+    if head == GZIP_MAGIC:
+        return gzip.GzipFile(fileobj=f, mode="rb")  # type: ignore[return-value]
+    return f
+
+
+def is_gzip(f: BinaryIO) -> bool:
+    head = f.read(2)
+    f.seek(0)
+    return head == GZIP_MAGIC
+
+
+def iter_entries(f: BinaryIO, *, with_data: bool = False) -> Iterator[tuple[Entry, bytes | None]]:
+    """Stream the members of a newc archive (plain or gzip; concatenated archives too).
+
+    Yields (entry, data) with data only if ``with_data`` and only for regular files and
+    symlinks up to 16 MiB (larger ones yield None; use :func:`iter_file_chunks`).
+    Raises FormatError with the offset of a truncated or non-cpio member.
+    """
+    stream = _open_stream(f)
+    pos = 0
+    seen_any = False
+    while True:
+        try:
+            head = stream.read(HEADER_SIZE)
+        except (OSError, EOFError, zlib.error) as e:
+            raise FormatError(f"gzip stream is damaged: {e}", offset=pos, field="cpio") from None
+        if not head:
+            if not seen_any:
+                raise FormatError("empty archive", offset=0, field="cpio")
+            return
+        if head.strip(b"\0") == b"":  # zero padding between concatenated archives
+            pos += len(head)
+            continue
+        if len(head) < HEADER_SIZE:
+            raise FormatError(
+                f"truncated cpio header ({len(head)} of {HEADER_SIZE} bytes)",
+                offset=pos,
+                field="cpio",
+            )
+        if head[:6] not in (MAGIC, MAGIC_CRC):
+            raise FormatError(
+                f"not a newc cpio header (magic {head[:6]!r})", offset=pos, field="cpio"
+            )
+        try:
+            v = [int(head[6 + 8 * i : 14 + 8 * i], 16) for i in range(13)]
+        except ValueError:
+            raise FormatError("cpio header has non-hex fields", offset=pos, field="cpio") from None
+        ino, mode, uid, gid, nlink, mtime, size, dmaj, dmin, rmaj, rmin, namesize, _chk = v
+        name_len = namesize + _pad(HEADER_SIZE + namesize)
+        name_raw = stream.read(name_len)
+        if len(name_raw) < name_len:
+            raise FormatError("truncated cpio name", offset=pos + HEADER_SIZE, field="cpio")
+        name = name_raw[: max(namesize - 1, 0)].decode("utf-8", errors="surrogateescape")
+        data_at = pos + HEADER_SIZE + name_len
+        seen_any = True
+        if name == TRAILER:
+            pos = data_at
+            continue  # another archive may follow (the kernel accepts concatenations)
+        entry = Entry(
+            name,
+            mode,
+            size,
+            uid,
+            gid,
+            nlink,
+            mtime,
+            ino,
+            rmaj,
+            rmin,
+            dmaj,
+            dmin,
+            data_offset=data_at,
+        )
+        want = with_data and size <= (16 << 20) and (stat.S_ISREG(mode) or stat.S_ISLNK(mode))
+        data = b"" if want else None
+        left = size + _pad(size)
+        kept = bytearray()
+        while left:
+            chunk = stream.read(min(left, BUFFER))
+            if not chunk:
+                raise FormatError(
+                    f"{name}: data truncated ({left} bytes missing)",
+                    offset=data_at + size + _pad(size) - left,
+                    field="cpio",
+                )
+            if want:
+                kept += chunk
+            left -= len(chunk)
+        if want:
+            data = bytes(kept[:size])
+        pos = data_at + size + _pad(size)
+        yield entry, data
+
+
+def list_archive(path: str | os.PathLike[str]) -> list[Entry]:
+    with open(path, "rb") as f:
+        return [e for e, _ in iter_entries(f)]
