@@ -188,6 +188,7 @@ def _add_build(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help='print nitro-cli\'s JSON: {"Measurements": {"HashAlgorithm": ..., "PCR0": ...}}',
     )
     _add_signing_key_options(p)
+    _add_quiet(p)
     p.set_defaults(func=cmd_build)
 
 
@@ -307,7 +308,11 @@ def cmd_build(args: argparse.Namespace) -> int:
         args.kernel_config,
     ]
     check_output_not_input(args.output, [p for p in inputs_used if p])
-    result = write(image, args.output, layout="canonical", algo=args.algo)
+    bar = _progress(args, sum(sec.size for sec in image.sections), "building")
+    try:
+        result = write(image, args.output, layout="canonical", algo=args.algo, progress=bar)
+    finally:
+        bar.close()
     m = result.measurements
     if args.json:
         _print_json({"Measurements": m.as_dict()})
@@ -337,7 +342,17 @@ reported (CheckCRC false), not an error.
 """
 
 
+def _add_quiet(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="no progress bar (it is shown on a terminal for work over a second)",
+    )
+
+
 def _add_image_reading_options(p: argparse.ArgumentParser) -> None:
+    _add_quiet(p)
     p.add_argument(
         "--lenient",
         action="store_true",
@@ -365,9 +380,23 @@ def _add_describe(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     p.set_defaults(func=cmd_describe)
 
 
+def _measure(args: argparse.Namespace, image: Any, algo: str = DEFAULT_ALGORITHM) -> Any:
+    bar = _progress(args, sum(sec.size for sec in image.sections), "measuring")
+    try:
+        return measure_image(image, algo, progress=bar)
+    finally:
+        bar.close()
+
+
+def _progress(args: argparse.Namespace, total: int, label: str) -> Any:
+    from .progress import Progress
+
+    return Progress(total, label, enabled=not getattr(args, "quiet", False))
+
+
 def cmd_describe(args: argparse.Namespace) -> int:
     image = read(args.image, strict=not args.lenient)
-    m = measure_image(image, args.algo)
+    m = _measure(args, image, args.algo)
     try:
         d = describe(image, m, strict=not args.lenient)
     except EifError as e:
@@ -425,7 +454,15 @@ def _add_pcr(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--role-arn", metavar="ARN", help="the enclave's IAM role ARN: prints PCR3")
     p.add_argument("--instance-id", metavar="ID", help="the parent instance id: prints PCR4")
     _add_image_reading_options(p)
-    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument(
+        "--format",
+        choices=["text", "json", "env", "kms-policy"],
+        default="text",
+        help="text (default); json (nitro-cli's object); env (PCR0=... lines for "
+        "a shell or CI); kms-policy (a KMS key-policy Condition block with "
+        "kms:RecipientAttestation:PCRn under StringEqualsIgnoreCase)",
+    )
+    p.add_argument("--json", action="store_true", help="the same as --format json")
     p.set_defaults(func=cmd_pcr)
 
 
@@ -450,7 +487,7 @@ def cmd_pcr(args: argparse.Namespace) -> int:
     values: dict[str, str] = {}
     if args.image:
         image = read(args.image, strict=not args.lenient)
-        m = measure_image(image, algo)
+        m = _measure(args, image, algo)
         values.update(m.as_dict())
         if image.is_signed and m.pcr8 is None:
             _warn(f"{args.image}: PCR8 unknown: {m.signature_error}")
@@ -476,8 +513,24 @@ def cmd_pcr(args: argparse.Namespace) -> int:
         values["PCR3"] = extend_from_zero(args.role_arn.encode("utf-8"), algo).hex()
     if args.instance_id is not None:
         values["PCR4"] = extend_from_zero(args.instance_id.encode("utf-8"), algo).hex()
-    if args.json:
+    fmt = "json" if args.json else args.format
+    if fmt == "json":
         _print_json(values)
+    elif fmt == "env":
+        for k, v in sorted(values.items()):
+            if k != "HashAlgorithm":
+                print(f"{k}={v}")
+    elif fmt == "kms-policy":
+        if algo != "sha384":
+            raise InputError("KMS attestation conditions take SHA-384 PCRs; drop --algo")
+        pcrs = {k: v for k, v in values.items() if k.startswith("PCR") and k != "PCR"}
+        if not pcrs:
+            raise InputError("--format kms-policy needs PCR values (an IMAGE, --role-arn ...)")
+        keys = sorted(pcrs, key=lambda k: int(k[3:]))
+        cond = jsonfmt.OrderedObject((f"kms:RecipientAttestation:{k}", pcrs[k]) for k in keys)
+        _print_json(
+            jsonfmt.OrderedObject(Condition=jsonfmt.OrderedObject(StringEqualsIgnoreCase=cond))
+        )
     else:
         rows = [[k, v] for k, v in sorted(values.items()) if k != "HashAlgorithm"]
         print("\n".join(table(rows, indent="")))
@@ -527,6 +580,7 @@ def _add_sign(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     _add_signing_key_options(p, detached=True)
     p.add_argument("--json", action="store_true", help="print the measurements as JSON")
+    _add_quiet(p)
     p.set_defaults(func=cmd_sign)
 
 
@@ -534,7 +588,7 @@ def cmd_sign(args: argparse.Namespace) -> int:
     if args.signing_certificate is None:
         raise InputError("--signing-certificate is needed")
     image = read(args.image)
-    m = measure_image(image)
+    m = _measure(args, image)
     if image.stored_crc != m.crc32:
         raise InputError(
             f"refusing to sign: stored CRC32 {image.stored_crc:#010x} does not match the "
@@ -563,7 +617,11 @@ def cmd_sign(args: argparse.Namespace) -> int:
     except EifError as e:
         raise e.with_path(args.image) from None
     out = args.output or args.image
-    result = write(signed, out, layout="original", crc="compute")
+    bar = _progress(args, sum(sec.size for sec in signed.sections), "signing")
+    try:
+        result = write(signed, out, layout="original", crc="compute", progress=bar)
+    finally:
+        bar.close()
     rm = result.measurements
     if args.json:
         _print_json({"Measurements": rm.as_dict()})
@@ -613,7 +671,7 @@ def cmd_pcr0_payload(args: argparse.Namespace) -> int:
     elif args.alg:
         alg = BY_NAME[args.alg]
     image = read(args.image)
-    m = measure_image(image)
+    m = _measure(args, image)
     data = sig_structure(protected_header(alg), pcr0_payload(m.pcr0))
     _write_small_file(args.output, data)
     print(
@@ -688,6 +746,7 @@ def _add_verify(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     )
     p.add_argument("--require-signature", action="store_true", help="fail if unsigned")
     p.add_argument("--json", action="store_true", help="print the checks as JSON")
+    _add_quiet(p)
     p.set_defaults(func=cmd_verify)
 
 
@@ -743,7 +802,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         checks = [Check("structure", False, str(e))]
         m = None
     else:
-        m = measure_image(image)
+        m = _measure(args, image)
         checks = verify_image(image, m, expect, at)
     ok = all(c.ok for c in checks)
     if args.json:

@@ -264,3 +264,52 @@ def test_console_script_and_version():
     from eifkit import __version__
 
     assert r.returncode == 0 and r.stdout.strip() == f"eifkit {__version__}"
+
+
+def test_pcr_env_and_kms_policy_formats():
+    eif = str(VECTORS / "basic-x86_64.eif")
+    r = eifkit("pcr", eif, "--format", "env")
+    lines = r.stdout.splitlines()
+    assert [ln.split("=")[0] for ln in lines] == ["PCR0", "PCR1", "PCR2"]
+    assert (
+        lines[0]
+        == "PCR0=" + naive.pcrs_of_file((VECTORS / "basic-x86_64.eif").read_bytes())["PCR0"]
+    )
+    r = eifkit("pcr", eif, "--format", "kms-policy", "--instance-id", "i-1234567890abcdef0")
+    cond = json.loads(r.stdout)["Condition"]["StringEqualsIgnoreCase"]
+    assert list(cond) == [f"kms:RecipientAttestation:PCR{n}" for n in (0, 1, 2, 4)]
+    assert cond["kms:RecipientAttestation:PCR4"].endswith("e79ce0")
+    assert_clean_error(eifkit("pcr", eif, "--format", "kms-policy", "--algo", "sha256"), "SHA-384")
+
+
+class _Tty:
+    def __init__(self) -> None:
+        self.text = ""
+
+    def isatty(self) -> bool:
+        return True
+
+    def write(self, s: str) -> None:
+        self.text += s
+
+    def flush(self) -> None:
+        pass
+
+
+def test_progress_bar_only_on_a_terminal_and_after_the_delay():
+    from eifkit.progress import Progress
+
+    tty = _Tty()
+    bar = Progress(1000, "building", stream=tty, delay=0.0)
+    bar(500)
+    assert "building [###############" in tty.text and " 50% " in tty.text
+    bar.close()
+    assert tty.text.endswith("\r\x1b[K")
+    quiet = _Tty()
+    bar = Progress(1000, "x", stream=quiet, delay=0.0, enabled=False)
+    bar(1000)
+    assert quiet.text == ""
+    slow = _Tty()
+    bar = Progress(1000, "x", stream=slow, delay=60.0)
+    bar(1000)
+    assert slow.text == ""  # work under the delay shows nothing
