@@ -6,7 +6,8 @@ Makes a kernel (8 MiB), a bootstrap ramdisk (4 MiB) and an app ramdisk of --size
 MiB in DIR, warms the page cache, then times (best of --runs, wall clock):
 
 - baseline: ``sha384sum`` over the app ramdisk (one SHA-384 stream), in this run;
-- ``eifkit build`` of the EIF, and ``eifkit describe`` of it,
+- ``eifkit build`` of the EIF (also with ``--fsync``), ``eifkit describe`` and
+  ``eifkit pcr`` of it,
 
 and prints throughput (MB/s of EIF bytes), the ratio to sha384sum's throughput, and
 each command's peak RSS from ``/usr/bin/time -v``. Ratios, not absolute times,
@@ -104,6 +105,26 @@ def main() -> None:
         args.runs,
     )
     size = eif.stat().st_size
+    fsync_t, fsync_rss = timed(
+        [
+            *env_cmd,
+            *eifkit,
+            "build",
+            "--kernel",
+            str(kernel),
+            "--initrd",
+            str(boot),
+            "--initrd",
+            str(app),
+            "--cmdline",
+            "console=ttyS0",
+            "-o",
+            str(eif),
+            "--json",
+            "--fsync",
+        ],
+        args.runs,
+    )
     desc_t, desc_rss = timed([*eifkit, "describe", str(eif), "--json"], args.runs)
     pcr_t, pcr_rss = timed([*eifkit, "pcr", str(eif)], args.runs)
 
@@ -111,6 +132,7 @@ def main() -> None:
     rows = [
         ("sha384sum (baseline)", app.stat().st_size, base_t, base_rss),
         ("eifkit build", size, build_t, build_rss),
+        ("eifkit build --fsync", size, fsync_t, fsync_rss),
         ("eifkit describe", size, desc_t, desc_rss),
         ("eifkit pcr", size, pcr_t, pcr_rss),
     ]

@@ -189,6 +189,12 @@ def _add_build(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     _add_signing_key_options(p)
     _add_quiet(p)
+    p.add_argument(
+        "--fsync",
+        action="store_true",
+        help="flush the EIF to the disk before it is renamed into place, so it "
+        "survives a power loss (costs the disk's write speed)",
+    )
     p.set_defaults(func=cmd_build)
 
 
@@ -310,7 +316,9 @@ def cmd_build(args: argparse.Namespace) -> int:
     check_output_not_input(args.output, [p for p in inputs_used if p])
     bar = _progress(args, sum(sec.size for sec in image.sections), "building")
     try:
-        result = write(image, args.output, layout="canonical", algo=args.algo, progress=bar)
+        result = write(
+            image, args.output, layout="canonical", algo=args.algo, progress=bar, fsync=args.fsync
+        )
     finally:
         bar.close()
     m = result.measurements

@@ -88,6 +88,7 @@ def write(
     algo: str = DEFAULT_ALGORITHM,
     buffer_size: int = DEFAULT_BUFFER_SIZE,
     progress: Progress | None = None,
+    fsync: bool = False,
 ) -> WriteResult:
     """Write ``image`` to ``path`` atomically; return its size, CRC and measurements.
 
@@ -95,6 +96,10 @@ def write(
     what was written; "keep" (the default for the original layout) writes the CRC
     the image was read with, so read -> write is exact even for a file whose CRC is
     wrong.
+
+    The file appears at ``path`` only when complete (temporary file + rename). With
+    ``fsync`` its data is also flushed to the disk before the rename, so that it
+    survives a power loss; that costs the disk's write speed.
     """
     target = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(target))
@@ -155,7 +160,8 @@ def write(
             out.write(header.pack())
             out.truncate(end)
             out.flush()
-            os.fsync(out.fileno())
+            if fsync:
+                os.fsync(out.fileno())
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)
@@ -164,6 +170,8 @@ def write(
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+    finally:
+        engine.close()
     return WriteResult(
         path=target, size=end, crc32=final_crc, measurements=measurements, header=header
     )
