@@ -124,8 +124,15 @@ def _add_build(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument(
         "--arch",
         choices=[a.value for a in Arch],
-        default=Arch.X86_64.value,
-        help="architecture flag in the header (default: x86_64)",
+        default=None,
+        help="architecture flag in the header (default: the kernel's, else x86_64); one "
+        "that contradicts the kernel is an error unless --force",
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="build even if the kernel is one Nitro cannot boot (ELF vmlinux, compressed "
+        "arm64, 32-bit) or its architecture contradicts --arch",
     )
     p.add_argument("--name", help="ImageName in the metadata (default: the kernel file's name)")
     p.add_argument(
@@ -246,6 +253,34 @@ def _signing_inputs(args: argparse.Namespace) -> tuple[bytes, Any] | None:
     return cert_pem, signer
 
 
+def _check_kernel(args: argparse.Namespace) -> Arch:
+    """The EIF's arch: --arch, else the kernel's; refuse kernels Nitro cannot boot."""
+    from .image import FileSource
+    from .kernel import inspect_source
+
+    info = inspect_source(FileSource.open(args.kernel, "kernel"))
+    if info.format == "unknown":
+        if not args.eif_build_compat:
+            _warn(
+                f"{args.kernel}: not a kernel eifkit recognises (bzImage, arm64 Image); "
+                "building anyway"
+            )
+    elif not info.bootable and not args.force:
+        raise InputError(
+            f"the kernel is {info.problem}; use --force to build anyway", path=args.kernel
+        )
+    kernel_arch = info.arch if info.arch in ("x86_64", "aarch64") else None
+    if args.arch is None:
+        return Arch(kernel_arch or "x86_64")
+    if kernel_arch and args.arch != kernel_arch and not args.force:
+        raise InputError(
+            f"--arch {args.arch} contradicts the kernel, which is {kernel_arch} "
+            f"({info.format}); use --force to build anyway",
+            path=args.kernel,
+        )
+    return Arch(args.arch)
+
+
 def _read_cmdline_file(path: str) -> bytes:
     try:
         with open(path, "rb") as f:
@@ -285,13 +320,14 @@ def cmd_build(args: argparse.Namespace) -> int:
         build_tool_version = args.build_tool_version
     if args.default_memory <= 0 or args.default_cpus <= 0:
         raise InputError("--default-memory and --default-cpus must be positive")
+    arch = _check_kernel(args)
     custom = load_custom_metadata(args.metadata) if args.metadata else None
     signing = _signing_inputs(args)
     inputs = BuildInputs(
         kernel=args.kernel,
         ramdisks=args.ramdisks,
         cmdline=cmdline,
-        arch=Arch(args.arch),
+        arch=arch,
         name=args.name,
         version=image_version,
         custom_metadata=custom,
