@@ -197,6 +197,12 @@ def _add_build(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     _add_signing_key_options(p)
     _add_quiet(p)
     p.add_argument(
+        "--no-lint",
+        action="store_true",
+        help="do not look inside the ramdisks (by default problems such as no /init or an "
+        "/init for another CPU are printed as warnings)",
+    )
+    p.add_argument(
         "--fsync",
         action="store_true",
         help="flush the EIF to the disk before it is renamed into place, so it "
@@ -342,6 +348,13 @@ def cmd_build(args: argparse.Namespace) -> int:
         signer=signing[1] if signing else None,
     )
     image = make_image(inputs)
+    if not args.no_lint:
+        from .lint import inspect_ramdisk
+
+        for i, (path, sec) in enumerate(zip(args.ramdisks, image.ramdisks, strict=True)):
+            for finding in inspect_ramdisk(sec.source, i, arch.value).findings:
+                note = " (the enclave could not start)" if finding.level == "error" else ""
+                _warn(f"{path}: {finding.message}{note}")
     inputs_used = [
         args.kernel,
         *args.ramdisks,
@@ -378,8 +391,11 @@ the stored CRC32 matches, and the PCR measurements (computed by streaming the fi
 
 With --json the output starts with nitro-cli describe-eif's fields, in its order
 (EifVersion, Measurements, IsSigned, CheckCRC, ImageName, ImageVersion, Metadata), then
-eifkit's own: Arch, DefaultMemory, DefaultCpus, Cmdline, CRC, FileSize, Sections,
-Findings (odd but harmless things: gaps, trailing bytes, unusual order ...).
+eifkit's own: Arch, DefaultMemory, DefaultCpus, Cmdline, CRC, File, FileSize, Sections,
+Findings (odd but harmless things: gaps, trailing bytes, unusual order ...), Kernel
+(format, arch, boot protocol, EFI stub, version), Ramdisks (cpio or cpio.gz, entry
+count, /init and its CPU, nitro-cli layout, nsm.ko) and Lint (problems found inside
+them: no /init, /init for another CPU, not cpio or truncated, no nsm.ko ...).
 
 By default the file must be a valid EIF v4 (see --lenient). A CRC mismatch is
 reported (CheckCRC false), not an error.
@@ -420,6 +436,11 @@ def _add_describe(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     )
     p.add_argument("image", metavar="IMAGE", help="the EIF file")
     _add_image_reading_options(p)
+    p.add_argument(
+        "--no-inspect",
+        action="store_true",
+        help="do not look inside the kernel and ramdisks (Kernel, Ramdisks, Lint)",
+    )
     p.add_argument("--json", action="store_true", help="print JSON (fields listed above)")
     p.set_defaults(func=cmd_describe)
 
@@ -442,7 +463,7 @@ def cmd_describe(args: argparse.Namespace) -> int:
     image = read(args.image, strict=not args.lenient)
     m = _measure(args, image, args.algo)
     try:
-        d = describe(image, m, strict=not args.lenient)
+        d = describe(image, m, strict=not args.lenient, inspect=not args.no_inspect)
     except EifError as e:
         raise e.with_path(args.image) from None
     if args.json:

@@ -8,10 +8,11 @@ source in chunks, so memory stays bounded whatever the section size.
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, BinaryIO, Protocol
 
 from .errors import InputError
 from .format import (
@@ -164,6 +165,53 @@ class DeferredSource:
 
     def describe(self) -> str:
         return "<made while writing>"
+
+
+class RangeFile(io.RawIOBase):
+    """A read-only, seekable file object over ``length`` bytes of ``path`` at ``offset``."""
+
+    def __init__(self, path: str, offset: int, length: int) -> None:
+        super().__init__()
+        self._f = open(path, "rb")  # noqa: SIM115 - closed by close()
+        self._start, self._length, self._pos = offset, length, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, pos: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._length}[whence]
+        self._pos = max(0, base + pos)
+        return self._pos
+
+    def readinto(self, buf: Any) -> int:
+        n = max(0, min(len(buf), self._length - self._pos))
+        if n == 0:
+            return 0
+        self._f.seek(self._start + self._pos)
+        got = self._f.readinto(memoryview(buf)[:n])
+        self._pos += got or 0
+        return got or 0
+
+    def close(self) -> None:
+        self._f.close()
+        super().close()
+
+
+def open_source(source: Source) -> BinaryIO:
+    """A seekable binary file object reading a source (no copy of a file's bytes)."""
+    if isinstance(source, BytesSource):
+        return io.BytesIO(source.data)
+    if isinstance(source, FileRange):
+        return io.BufferedReader(RangeFile(source.path, source.offset, source.length), 1 << 20)
+    if isinstance(source, FileSource):
+        return io.BufferedReader(RangeFile(source.path, 0, source.length), 1 << 20)
+    raise TypeError(f"cannot open {source.describe()} as a file")
 
 
 def read_small(source: Source, limit: int) -> bytes:

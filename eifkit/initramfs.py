@@ -11,6 +11,7 @@ and, for ``.gz``, a gzip header with no file name and mtime 0.
 from __future__ import annotations
 
 import gzip
+import io
 import os
 import stat
 import tempfile
@@ -211,12 +212,14 @@ class _suppress:
 # ------------------------------------------------------------------ reading
 
 
-def _open_stream(f: BinaryIO) -> BinaryIO:
-    head = f.read(2)
-    f.seek(0)
-    if head == GZIP_MAGIC:
-        return gzip.GzipFile(fileobj=f, mode="rb")  # type: ignore[return-value]
-    return f
+@dataclass(frozen=True)
+class Member:
+    """An archive member as read: the entry, and what was asked of its data."""
+
+    entry: Entry
+    data: bytes | None = None  # whole data (keep_data, regular files and symlinks <= 16 MiB)
+    head: bytes | None = None  # the first ``prefix`` bytes of a regular file
+    sha256: str | None = None  # of the data (digest=True, regular files and symlinks)
 
 
 def is_gzip(f: BinaryIO) -> bool:
@@ -225,24 +228,35 @@ def is_gzip(f: BinaryIO) -> bool:
     return head == GZIP_MAGIC
 
 
-def iter_entries(f: BinaryIO, *, with_data: bool = False) -> Iterator[tuple[Entry, bytes | None]]:
+def iter_members(
+    f: BinaryIO, *, keep_data: bool = False, prefix: int = 0, digest: bool = False
+) -> Iterator[Member]:
     """Stream the members of a newc archive (plain or gzip; concatenated archives too).
 
-    Yields (entry, data) with data only if ``with_data`` and only for regular files and
-    symlinks up to 16 MiB (larger ones yield None; use :func:`iter_file_chunks`).
-    Raises FormatError with the offset of a truncated or non-cpio member.
+    Memory stays bounded: data is read in chunks, kept only as asked (``keep_data`` up
+    to 16 MiB per member, ``prefix`` bytes, or a SHA-256); an uncompressed archive's
+    data is skipped by seeking when nothing is asked of it. Raises FormatError with the
+    offset (in the uncompressed stream) of a truncated or non-cpio member.
     """
-    stream = _open_stream(f)
+    import hashlib
+
+    gz = is_gzip(f)
+    stream: BinaryIO = gzip.GzipFile(fileobj=f, mode="rb") if gz else f  # type: ignore[assignment]
+    seekable = not gz and f.seekable()
     pos = 0
     seen_any = False
-    while True:
+
+    def read(n: int) -> bytes:
         try:
-            head = stream.read(HEADER_SIZE)
+            return stream.read(n)
         except (OSError, EOFError, zlib.error) as e:
             raise FormatError(f"gzip stream is damaged: {e}", offset=pos, field="cpio") from None
+
+    while True:
+        head = read(HEADER_SIZE)
         if not head:
             if not seen_any:
-                raise FormatError("empty archive", offset=0, field="cpio")
+                raise FormatError("empty archive, expected a newc cpio", offset=0, field="cpio")
             return
         if head.strip(b"\0") == b"":  # zero padding between concatenated archives
             pos += len(head)
@@ -263,7 +277,7 @@ def iter_entries(f: BinaryIO, *, with_data: bool = False) -> Iterator[tuple[Entr
             raise FormatError("cpio header has non-hex fields", offset=pos, field="cpio") from None
         ino, mode, uid, gid, nlink, mtime, size, dmaj, dmin, rmaj, rmin, namesize, _chk = v
         name_len = namesize + _pad(HEADER_SIZE + namesize)
-        name_raw = stream.read(name_len)
+        name_raw = read(name_len)
         if len(name_raw) < name_len:
             raise FormatError("truncated cpio name", offset=pos + HEADER_SIZE, field="cpio")
         name = name_raw[: max(namesize - 1, 0)].decode("utf-8", errors="surrogateescape")
@@ -287,27 +301,55 @@ def iter_entries(f: BinaryIO, *, with_data: bool = False) -> Iterator[tuple[Entr
             dmin,
             data_offset=data_at,
         )
-        want = with_data and size <= (16 << 20) and (stat.S_ISREG(mode) or stat.S_ISLNK(mode))
-        data = b"" if want else None
-        left = size + _pad(size)
+        is_data = stat.S_ISREG(mode) or stat.S_ISLNK(mode)
+        want_all = keep_data and is_data and size <= (16 << 20)
+        want_head = prefix if stat.S_ISREG(mode) else 0
+        hasher = hashlib.sha256() if digest and is_data else None
+        total = size + _pad(size)
+        if seekable and not (want_all or want_head or hasher):
+            here = stream.tell()
+            end = stream.seek(total, io.SEEK_CUR)
+            if end - here != total or end > _size(stream):
+                raise FormatError(f"{name}: data truncated", offset=data_at, field="cpio")
+            pos = data_at + total
+            yield Member(entry)
+            continue
         kept = bytearray()
+        head_bytes = bytearray()
+        left, done = total, 0
         while left:
-            chunk = stream.read(min(left, BUFFER))
+            chunk = read(min(left, BUFFER))
             if not chunk:
                 raise FormatError(
                     f"{name}: data truncated ({left} bytes missing)",
-                    offset=data_at + size + _pad(size) - left,
+                    offset=data_at + total - left,
                     field="cpio",
                 )
-            if want:
-                kept += chunk
+            useful = chunk[: max(0, size - done)]
+            if want_all:
+                kept += useful
+            if want_head and len(head_bytes) < want_head:
+                head_bytes += useful[: want_head - len(head_bytes)]
+            if hasher is not None:
+                hasher.update(useful)
+            done += len(chunk)
             left -= len(chunk)
-        if want:
-            data = bytes(kept[:size])
-        pos = data_at + size + _pad(size)
-        yield entry, data
+        pos = data_at + total
+        yield Member(
+            entry,
+            bytes(kept) if want_all else None,
+            bytes(head_bytes) if want_head else None,
+            hasher.hexdigest() if hasher else None,
+        )
+
+
+def _size(stream: BinaryIO) -> int:
+    here = stream.tell()
+    end = stream.seek(0, io.SEEK_END)
+    stream.seek(here)
+    return end
 
 
 def list_archive(path: str | os.PathLike[str]) -> list[Entry]:
     with open(path, "rb") as f:
-        return [e for e, _ in iter_entries(f)]
+        return [m.entry for m in iter_members(f)]

@@ -29,6 +29,8 @@ class Description:
     metadata: Metadata | None
     metadata_error: str | None
     cmdline: str | None
+    kernel: Any = None  # kernel.KernelInfo, when inspected
+    ramdisks: list[Any] | None = None  # lint.RamdiskInfo per ramdisk, when inspected
 
     @property
     def crc_ok(self) -> bool:
@@ -63,7 +65,9 @@ def read_metadata(image: EifImage) -> Metadata | None:
         raise
 
 
-def describe(image: EifImage, measurements: Measurements, *, strict: bool = True) -> Description:
+def describe(
+    image: EifImage, measurements: Measurements, *, strict: bool = True, inspect: bool = True
+) -> Description:
     metadata: Metadata | None = None
     error: str | None = None
     try:
@@ -72,7 +76,15 @@ def describe(image: EifImage, measurements: Measurements, *, strict: bool = True
         if strict:
             raise
         error = e.message
-    return Description(image, measurements, metadata, error, read_cmdline(image))
+    kernel = ramdisks = None
+    if inspect:
+        from .kernel import inspect_source
+        from .lint import lint_image
+
+        if image.kernel is not None:
+            kernel = inspect_source(image.kernel.source)
+        ramdisks = lint_image(image)
+    return Description(image, measurements, metadata, error, read_cmdline(image), kernel, ramdisks)
 
 
 def describe_json(
@@ -123,6 +135,13 @@ def describe_json(
         )
         for i, s in enumerate(img.sections)
     ]
+    if d.kernel is not None:
+        out["Kernel"] = d.kernel.as_json()
+    if d.ramdisks is not None:
+        out["Ramdisks"] = [r.as_json() for r in d.ramdisks]
+        out["Lint"] = [
+            OrderedObject(Level=f.level, Message=f.message) for r in d.ramdisks for f in r.findings
+        ]
     if d.metadata_error is not None:
         out["MetadataError"] = d.metadata_error
     if m.signature_error is not None:
@@ -184,6 +203,30 @@ def describe_text(
     else:
         kv.append(("Metadata", "none"))
     kv.append(("Cmdline", d.cmdline if d.cmdline is not None else "(none)"))
+    if d.kernel is not None:
+        k = d.kernel
+        facts = [k.format, k.arch or "arch unknown"]
+        if "BootProtocol" in k.details:
+            facts.append(f"boot protocol {k.details['BootProtocol']}")
+        if k.efi_stub:
+            facts.append(f"EFI stub ({k.pe_machine})")
+        if k.problem:
+            facts.append(f"NOT BOOTABLE: {k.problem}")
+        kv.append(("Kernel", ", ".join(facts)))
+        if k.version:
+            kv.append(("Kernel version", k.version))
+    for r in d.ramdisks or []:
+        facts = [r.format]
+        if r.entries is not None and r.format != "not cpio":
+            facts.append(f"{r.entries} entries")
+        if r.init:
+            target = f" -> {r.init['Target']}" if r.init.get("Target") else ""
+            facts.append(f"/init{target} ({r.init.get('Arch') or r.init['Kind']})")
+        if r.nitro_cli_layout:
+            facts.append("nitro-cli app layout (rootfs/, cmd, env)")
+        if r.has_nsm_ko:
+            facts.append("nsm.ko")
+        kv.append((f"Ramdisk {r.index}", ", ".join(facts)))
     width = max(len(k) for k, _ in kv)
     lines += [f"{k.ljust(width)}  {v}" for k, v in kv]
     lines.append("")
@@ -197,10 +240,12 @@ def describe_text(
     lines += measurements_lines(m)
     if m.signature_error:
         lines.append(f"  PCR8  unknown: {m.signature_error}")
-    if img.findings:
+    lint = [f for r in d.ramdisks or [] for f in r.findings]
+    if img.findings or lint:
         lines.append("")
         lines.append("Findings")
         lines += [f"  - {f}" for f in img.findings]
+        lines += [f"  - {f}" for f in lint]
     return "\n".join(lines)
 
 
