@@ -6,6 +6,7 @@ Exit codes: 0 success, 1 a check failed, 2 bad usage or bad input.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from collections.abc import Sequence
@@ -108,10 +109,41 @@ def _add_build(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "--ramdisk",
         dest="ramdisks",
         action="append",
-        required=True,
+        default=[],
         metavar="FILE",
         help="a ramdisk (usually a cpio archive); repeat for more, in boot order: the first "
         "is measured into PCR1, the others into PCR2",
+    )
+    g = p.add_argument_group(
+        "ramdisks made on the fly",
+        "Order in the EIF: --bootstrap, then the --initrd files, then --rootfs. Made like "
+        "`eifkit initramfs` (reproducible; mtime from SOURCE_DATE_EPOCH, else 0).",
+    )
+    g.add_argument(
+        "--bootstrap",
+        metavar="DIR",
+        help="make the first ramdisk from this folder (init, nsm.ko, dev/ ...)",
+    )
+    g.add_argument(
+        "--rootfs",
+        metavar="DIR",
+        help="make an app ramdisk in nitro-cli's layout: rootfs/ from DIR, plus "
+        "the files cmd and env",
+    )
+    g.add_argument(
+        "--cmd",
+        action="append",
+        default=[],
+        metavar="ARG",
+        help="a line of the app ramdisk's cmd file (repeat, in order; write --cmd=ARG for an "
+        "ARG that starts with -)",
+    )
+    g.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a line of the app ramdisk's env file (repeat)",
     )
     cmd = p.add_mutually_exclusive_group(required=True)
     cmd.add_argument("--cmdline", metavar="STRING", help="the kernel command line")
@@ -327,11 +359,72 @@ def cmd_build(args: argparse.Namespace) -> int:
     if args.default_memory <= 0 or args.default_cpus <= 0:
         raise InputError("--default-memory and --default-cpus must be positive")
     arch = _check_kernel(args)
+    if not (args.ramdisks or args.bootstrap or args.rootfs):
+        raise InputError(
+            "at least one ramdisk is needed: --initrd FILE, --bootstrap DIR or --rootfs DIR"
+        )
+    if (args.cmd or args.env) and not args.rootfs:
+        raise InputError("--cmd and --env go with --rootfs")
+    for item in args.env:
+        if "=" not in item:
+            raise InputError(f"--env {item!r} is not KEY=VALUE")
     custom = load_custom_metadata(args.metadata) if args.metadata else None
     signing = _signing_inputs(args)
+    with contextlib.ExitStack() as stack:
+        ramdisks = _ramdisk_paths(args, stack)
+        return _build_image(
+            args,
+            arch,
+            custom,
+            signing,
+            cmdline,
+            img_os,
+            img_kernel,
+            build_tool,
+            build_tool_version,
+            image_version,
+            ramdisks,
+        )
+
+
+def _ramdisk_paths(args: argparse.Namespace, stack: contextlib.ExitStack) -> list[str]:
+    """--initrd files, with --bootstrap first and --rootfs last, made into temporary cpios."""
+    ramdisks = list(args.ramdisks)
+    if not (args.bootstrap or args.rootfs):
+        return ramdisks
+    import tempfile
+
+    from .initramfs import app_entries, tree_entries, write_archive
+
+    tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="eifkit-ramdisks."))
+    mtime = _mtime(None)
+    if args.bootstrap:
+        path = os.path.join(tmp, "bootstrap.cpio")
+        write_archive(tree_entries(args.bootstrap, mtime=mtime), path)
+        ramdisks.insert(0, path)
+    if args.rootfs:
+        path = os.path.join(tmp, "app.cpio")
+        write_archive(app_entries(args.rootfs, args.cmd, args.env, mtime=mtime), path)
+        ramdisks.append(path)
+    return ramdisks
+
+
+def _build_image(
+    args: argparse.Namespace,
+    arch: Arch,
+    custom: Any,
+    signing: Any,
+    cmdline: str | bytes,
+    img_os: str,
+    img_kernel: str,
+    build_tool: str,
+    build_tool_version: str,
+    image_version: str | None,
+    ramdisks: list[str],
+) -> int:
     inputs = BuildInputs(
         kernel=args.kernel,
-        ramdisks=args.ramdisks,
+        ramdisks=ramdisks,
         cmdline=cmdline,
         arch=arch,
         name=args.name,
@@ -351,7 +444,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     if not args.no_lint:
         from .lint import inspect_ramdisk
 
-        for i, (path, sec) in enumerate(zip(args.ramdisks, image.ramdisks, strict=True)):
+        for i, (path, sec) in enumerate(zip(ramdisks, image.ramdisks, strict=True)):
             for finding in inspect_ramdisk(sec.source, i, arch.value).findings:
                 note = " (the enclave could not start)" if finding.level == "error" else ""
                 _warn(f"{path}: {finding.message}{note}")
@@ -1091,6 +1184,108 @@ def cmd_initramfs(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# ---------------------------------------------------------------- extract / diff
+
+EXTRACT_HELP = """\
+Write each section of IMAGE to its own file in DIR (a new or empty folder): kernel,
+cmdline.txt, ramdisk-N.cpio (or .cpio.gz, or .bin if not cpio; as stored), metadata.json
+(as stored), signature.cbor (if signed), section-I-type-T.bin for other sections, and
+build-args.json: {"reproducible", "notes", "args", "command"}, the `eifkit build`
+arguments that rebuild IMAGE byte for byte when run in DIR (with
+custom-metadata.json), or the reasons why they cannot (signed, odd layout ...).
+
+--unpack also unpacks each cpio ramdisk into DIR/ramdisk-N/. Members that would land
+outside it (absolute paths, '..', writing through a symlink an earlier member made)
+are refused with an error; device nodes are not created; setuid/setgid bits dropped.
+
+example:
+  eifkit extract app.eif -o parts/ && cd parts && eifkit build $(jq -r '.args|@sh' build-args.json)
+"""
+
+
+def _add_extract(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "extract",
+        help="write every section to a file, plus build-args.json",
+        description=EXTRACT_HELP,
+        formatter_class=_Formatter,
+    )
+    p.add_argument("image", metavar="IMAGE")
+    p.add_argument("-o", "--output", required=True, metavar="DIR")
+    p.add_argument("--unpack", action="store_true", help="also unpack each cpio ramdisk")
+    p.add_argument("--lenient", action="store_true", help="accept odd files (fixtures)")
+    p.add_argument("--json", action="store_true", help="print what was written as JSON")
+    p.set_defaults(func=cmd_extract)
+
+
+def cmd_extract(args: argparse.Namespace) -> int:
+    from .extract import extract
+
+    image = read(args.image, strict=not args.lenient)
+    try:
+        result = extract(image, args.output, unpack=args.unpack)
+    except EifError as e:
+        raise e.with_path(args.image) from None
+    if args.json:
+        _print_json(
+            jsonfmt.OrderedObject(
+                Folder=result.folder,
+                Files=result.files,
+                BuildArgs=result.build_args,
+                Unpacked=jsonfmt.OrderedObject(result.unpacked),
+            )
+        )
+    else:
+        print(f"Wrote {len(result.files)} files to {result.folder}: {', '.join(result.files)}")
+        ba = result.build_args
+        if ba["reproducible"]:
+            print(f"Rebuild (in {result.folder}): {ba['command']}")
+        else:
+            print("Not reproducible with eifkit build: " + "; ".join(ba["notes"]))
+        for name, u in result.unpacked.items():
+            extra = f", not created: {len(u['not_created'])}" if u["not_created"] else ""
+            print(f"Unpacked {name} into {u['folder']} ({u['entries']} entries{extra})")
+    return EXIT_OK
+
+
+DIFF_HELP = """\
+Compare two EIFs and say why their PCRs differ: header fields, the section table, each
+PCR (same / differs, and which sections feeding it differ), metadata key by key, the
+cmdline, and for cpio ramdisks the files added, removed or changed (content, mode,
+uid, gid, mtime).
+
+Exit status: 0 if the images have the same content, 1 if they differ, 2 on bad input.
+"""
+
+
+def _add_diff(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "diff",
+        help="what differs between two EIFs, down to ramdisk files",
+        description=DIFF_HELP,
+        formatter_class=_Formatter,
+    )
+    p.add_argument("a", metavar="A.eif")
+    p.add_argument("b", metavar="B.eif")
+    p.add_argument("--lenient", action="store_true", help="accept odd files (fixtures)")
+    p.add_argument("--json", action="store_true", help="print the comparison as JSON")
+    _add_quiet(p)
+    p.set_defaults(func=cmd_diff)
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    from .diff import diff_images, diff_text
+
+    a = read(args.a, strict=not args.lenient)
+    b = read(args.b, strict=not args.lenient)
+    d = diff_images(a, b, _measure(args, a), _measure(args, b))
+    if args.json:
+        _print_json(d)
+    else:
+        print(diff_text(d, args.a, args.b))
+    return EXIT_OK if d["Identical"] else EXIT_CHECK_FAILED
+
+
 # ---------------------------------------------------------------- main
 
 MAIN_HELP = """\
@@ -1113,6 +1308,8 @@ def make_parser() -> argparse.ArgumentParser:
     _add_fixtures(sub)
     _add_check(sub)
     _add_initramfs(sub)
+    _add_extract(sub)
+    _add_diff(sub)
     return parser
 
 

@@ -16,7 +16,7 @@ import os
 import stat
 import tempfile
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -144,6 +144,27 @@ def tree_entries(root: str | os.PathLike[str], *, mtime: int = 0, prefix: str = 
     return [Entry(**{**e.__dict__, "ino": i + 1}) for i, e in enumerate(out)]
 
 
+# The folders nitro-cli's app ramdisk always has under rootfs/.
+NITRO_CLI_ROOTFS_DIRS = ("dev", "run", "sys", "var", "proc", "tmp")
+
+
+def app_entries(
+    rootfs: str | os.PathLike[str], cmd: list[str], env: list[str], *, mtime: int = 0
+) -> list[Entry]:
+    """nitro-cli's app-ramdisk layout: ``rootfs/...`` (with dev, run, sys, var, proc, tmp)
+    plus the files ``cmd`` and ``env``, one item per line, each line ending in a newline."""
+    entries = tree_entries(rootfs, mtime=mtime, prefix="rootfs")
+    have = {e.name for e in entries}
+    for d in NITRO_CLI_ROOTFS_DIRS:
+        if f"rootfs/{d}" not in have:
+            entries.append(Entry(f"rootfs/{d}", stat.S_IFDIR | 0o755, nlink=2, mtime=mtime))
+    for name, lines in (("cmd", cmd), ("env", env)):
+        data = "".join(f"{line}\n" for line in lines).encode("utf-8")
+        entries.append(Entry(name, stat.S_IFREG | 0o644, size=len(data), mtime=mtime, source=data))
+    entries.sort(key=lambda e: e.name.encode("utf-8"))
+    return [Entry(**{**e.__dict__, "ino": i + 1}) for i, e in enumerate(entries)]
+
+
 def write_entries(entries: Iterable[Entry], out: BinaryIO) -> int:
     """Stream entries and the trailer into ``out``; return the bytes written."""
     total = 0
@@ -228,8 +249,16 @@ def is_gzip(f: BinaryIO) -> bool:
     return head == GZIP_MAGIC
 
 
+DataSink = Callable[[Entry], Callable[[bytes], None] | None]
+
+
 def iter_members(
-    f: BinaryIO, *, keep_data: bool = False, prefix: int = 0, digest: bool = False
+    f: BinaryIO,
+    *,
+    keep_data: bool | Callable[[Entry], bool] = False,
+    prefix: int = 0,
+    digest: bool = False,
+    sink: DataSink | None = None,
 ) -> Iterator[Member]:
     """Stream the members of a newc archive (plain or gzip; concatenated archives too).
 
@@ -237,6 +266,8 @@ def iter_members(
     to 16 MiB per member, ``prefix`` bytes, or a SHA-256); an uncompressed archive's
     data is skipped by seeking when nothing is asked of it. Raises FormatError with the
     offset (in the uncompressed stream) of a truncated or non-cpio member.
+    ``keep_data`` may be a predicate on the entry; ``sink(entry)`` may return a function
+    that receives the member's data chunk by chunk (for unpacking in one pass).
     """
     import hashlib
 
@@ -302,11 +333,13 @@ def iter_members(
             data_offset=data_at,
         )
         is_data = stat.S_ISREG(mode) or stat.S_ISLNK(mode)
-        want_all = keep_data and is_data and size <= (16 << 20)
+        keep = keep_data(entry) if callable(keep_data) else keep_data
+        want_all = keep and is_data and size <= (16 << 20)
+        out = sink(entry) if sink is not None and is_data else None
         want_head = prefix if stat.S_ISREG(mode) else 0
         hasher = hashlib.sha256() if digest and is_data else None
         total = size + _pad(size)
-        if seekable and not (want_all or want_head or hasher):
+        if seekable and not (want_all or want_head or hasher or out):
             here = stream.tell()
             end = stream.seek(total, io.SEEK_CUR)
             if end - here != total or end > _size(stream):
@@ -332,6 +365,8 @@ def iter_members(
                 head_bytes += useful[: want_head - len(head_bytes)]
             if hasher is not None:
                 hasher.update(useful)
+            if out is not None and useful:
+                out(useful)
             done += len(chunk)
             left -= len(chunk)
         pos = data_at + total

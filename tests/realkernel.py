@@ -1,8 +1,10 @@
-"""A real x86_64 kernel for loader tests: Debian's linux-image-*-amd64 bzImage.
+"""Real binaries for tests, from Debian's archive (a registry this machine reaches):
+the x86_64 and arm64 kernels (linux-image-*-ARCH) and busybox-static for both CPUs.
 
-Downloaded once with ``apt-get download`` (Debian's archive is a registry this
-machine reaches) into a cache folder the tests reuse: $EIFKIT_TEST_CACHE, else
-~/.cache/eifkit-tests. ``python -m tests.realkernel`` fetches it ahead of time.
+Each .deb is fetched once with ``apt-get download`` and the wanted file unpacked into
+a cache folder the tests reuse: $EIFKIT_TEST_CACHE, else ~/.cache/eifkit-tests.
+arm64 packages need ``dpkg --add-architecture arm64 && apt-get update`` once (.ci/run
+does it). ``python -m tests.realkernel`` fetches everything ahead of time.
 """
 
 from __future__ import annotations
@@ -18,23 +20,17 @@ CACHE = Path(os.environ.get("EIFKIT_TEST_CACHE", Path.home() / ".cache" / "eifki
 
 
 def _run(*cmd: str, cwd: Path | None = None) -> str:
-    return subprocess.run(
-        cmd, cwd=cwd, check=True, capture_output=True, text=True, timeout=600
-    ).stdout
+    r = subprocess.run(cmd, cwd=cwd, check=True, capture_output=True, text=True, timeout=600)
+    return r.stdout
 
 
-def find_cached(arch: str = "amd64") -> Path | None:
-    found = sorted(glob.glob(str(CACHE / arch / "vmlinuz-*")))
-    return Path(found[-1]) if found else None
+def _qualified(pkg: str, arch: str) -> str:
+    return pkg if arch == "amd64" else f"{pkg}:{arch}"
 
 
-def package_name(arch: str = "amd64") -> str:
+def kernel_package(arch: str = "amd64") -> str:
     """The versioned image package the linux-image-ARCH metapackage depends on."""
-    out = _run(
-        "apt-cache",
-        "depends",
-        f"linux-image-{arch}:{arch}" if arch != "amd64" else f"linux-image-{arch}",
-    )
+    out = _run("apt-cache", "depends", _qualified(f"linux-image-{arch}", arch))
     for line in out.splitlines():
         line = line.strip()
         if line.startswith("Depends:") and "linux-image-" in line:
@@ -42,37 +38,60 @@ def package_name(arch: str = "amd64") -> str:
     raise RuntimeError(f"no linux-image package found for {arch}")
 
 
-def fetch(arch: str = "amd64") -> Path:
-    """Return the cached vmlinuz, downloading and unpacking the .deb if needed."""
-    cached = find_cached(arch)
-    if cached:
-        return cached
-    if shutil.which("apt-get") is None:
-        raise RuntimeError("apt-get is not available to download a kernel")
+def fetch_file(package: str, arch: str, member_glob: str, name: str) -> Path:
+    """A file from a Debian package, cached as CACHE/arch/name (with name.VERSION beside)."""
     dest = CACHE / arch
+    cached = sorted(p for p in glob.glob(str(dest / name)) if not p.endswith(".VERSION"))
+    if cached:
+        return Path(cached[-1])
+    if shutil.which("apt-get") is None:
+        raise RuntimeError("apt-get is not available")
     dest.mkdir(parents=True, exist_ok=True)
-    pkg = package_name(arch)
-    _run("apt-get", "download", f"{pkg}:{arch}" if arch != "amd64" else pkg, cwd=dest)
-    deb = sorted(dest.glob(f"{pkg}_*.deb"))[-1]
-    tar_path = dest / "data.tar"
+    _run("apt-get", "download", _qualified(package, arch), cwd=dest)
+    deb = sorted(dest.glob(f"{package}_*_{arch}.deb"))[-1]
+    tar_path = dest / f"{package}.data.tar"
     with open(tar_path, "wb") as out:
         subprocess.run(
             ["dpkg-deb", "--fsys-tarfile", str(deb)], stdout=out, check=True, timeout=600
         )
+    found = None
     with tarfile.open(tar_path) as tf:
         for m in tf.getmembers():
-            name = m.name.lstrip("./")
-            if name.startswith("boot/vmlinuz-") and m.isfile():
-                with tf.extractfile(m) as src, open(dest / Path(name).name, "wb") as dst:  # type: ignore[union-attr]
+            member = m.name.lstrip("./")
+            if Path(member).match(member_glob) and m.isfile():
+                target = dest / (name if "*" not in name else Path(member).name)
+                with tf.extractfile(m) as src, open(target, "wb") as dst:  # type: ignore[union-attr]
                     shutil.copyfileobj(src, dst)
+                found = target
+                break
     tar_path.unlink()
+    (dest / f"{found.name if found else name}.VERSION").write_text(deb.name + "\n")
     deb.unlink()
-    found = find_cached(arch)
     if found is None:
-        raise RuntimeError(f"{deb.name} held no boot/vmlinuz-*")
-    (dest / "VERSION").write_text(deb.name + "\n")
+        raise RuntimeError(f"{deb.name} has no {member_glob}")
     return found
 
 
+def fetch(arch: str = "amd64") -> Path:
+    """The kernel of linux-image-ARCH (vmlinuz-*)."""
+    return fetch_file(kernel_package(arch), arch, "boot/vmlinuz-*", "vmlinuz-*")
+
+
+def busybox(arch: str = "amd64") -> Path:
+    return fetch_file("busybox-static", arch, "bin/busybox", f"busybox-{arch}")
+
+
+def deb_version(path: Path) -> str:
+    """The Debian version of the package a cached file came from (from its .deb name)."""
+    deb = (path.parent / f"{path.name}.VERSION").read_text().strip()
+    return deb.split("_")[1].replace("%3a", ":")
+
+
 if __name__ == "__main__":
-    print(fetch())
+    print(fetch("amd64"))
+    print(busybox("amd64"))
+    try:
+        print(fetch("arm64"))
+        print(busybox("arm64"))
+    except (RuntimeError, subprocess.CalledProcessError) as e:
+        print(f"arm64 packages not fetched: {e}")

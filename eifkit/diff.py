@@ -1,0 +1,232 @@
+"""Compare two EIFs: header, section table, PCRs and what feeds them, metadata key by
+key, cmdline, and for cpio ramdisks which files were added, removed or changed.
+
+Answers "why did my PCR change?": each differing PCR lists the sections that feed it
+and differ, and each differing ramdisk lists its differing files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import stat
+from typing import Any
+
+from .errors import FormatError
+from .format import SectionType
+from .image import EifImage, Section, open_source
+from .initramfs import iter_members
+from .jsonfmt import OrderedObject
+from .measure import Measurements
+from .metadata import METADATA_PARSE_LIMIT, parse_metadata_section
+from .report import read_cmdline
+
+BUFFER = 1 << 20
+
+
+def _digest(section: Section) -> str:
+    h = hashlib.sha384()
+    for chunk in section.source.chunks(BUFFER):
+        h.update(chunk)
+    return h.hexdigest()
+
+
+def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+    """{"a": {"b": 1}} -> {"a.b": 1}; empty objects and other values stay leaves."""
+    if isinstance(value, dict) and value:
+        out: dict[str, Any] = {}
+        for k, v in value.items():
+            out.update(_flatten(v, f"{prefix}.{k}" if prefix else k))
+        return out
+    return {prefix: value}
+
+
+def _metadata(image: EifImage) -> dict[str, Any] | None:
+    sec = image.metadata_section
+    if sec is None or sec.size > METADATA_PARSE_LIMIT:
+        return None
+    from .image import read_small
+
+    try:
+        meta = parse_metadata_section(read_small(sec.source, METADATA_PARSE_LIMIT))
+    except Exception:
+        return None
+    return _flatten(meta.to_json_value())
+
+
+def _cpio_index(section: Section) -> dict[str, tuple[Any, ...]] | str:
+    files: dict[str, tuple[Any, ...]] = {}
+    try:
+        with open_source(section.source) as f:
+            for m in iter_members(f, digest=True):
+                e = m.entry
+                files[e.name] = (
+                    e.kind,
+                    stat.S_IMODE(e.mode),
+                    e.uid,
+                    e.gid,
+                    e.mtime,
+                    e.size,
+                    m.sha256,
+                    e.rdevmajor,
+                    e.rdevminor,
+                )
+    except FormatError as e:
+        return f"not a readable cpio: {e.message}"
+    return files
+
+
+def _cpio_diff(a: Section, b: Section) -> dict[str, Any]:
+    ia, ib = _cpio_index(a), _cpio_index(b)
+    if isinstance(ia, str) or isinstance(ib, str):
+        return OrderedObject(Comparable=False, Reason=ia if isinstance(ia, str) else ib)
+    added = sorted(set(ib) - set(ia))
+    removed = sorted(set(ia) - set(ib))
+    changed = []
+    for name in sorted(set(ia) & set(ib)):
+        (ka, ma, ua, ga, ta, sa, ha, *da), (kb, mb, ub, gb, tb, sb, hb, *db) = ia[name], ib[name]
+        what = []
+        if ka != kb:
+            what.append(f"type {ka} -> {kb}")
+        if ha != hb or sa != sb or da != db:
+            what.append("content")
+        if ma != mb:
+            what.append(f"mode {ma:o} -> {mb:o}")
+        if ua != ub:
+            what.append(f"uid {ua} -> {ub}")
+        if ga != gb:
+            what.append(f"gid {ga} -> {gb}")
+        if ta != tb:
+            what.append(f"mtime {ta} -> {tb}")
+        if what:
+            changed.append(OrderedObject(Path=name, Changes=what))
+    return OrderedObject(Comparable=True, Added=added, Removed=removed, Changed=changed)
+
+
+def _label(image: EifImage, index: int) -> str:
+    s = image.sections[index]
+    if s.type == SectionType.RAMDISK:
+        ramdisks = [i for i, x in enumerate(image.sections) if x.type == SectionType.RAMDISK]
+        return f"ramdisk {ramdisks.index(index)}"
+    return s.type_name
+
+
+def diff_images(a: EifImage, b: EifImage, ma: Measurements, mb: Measurements) -> OrderedObject:
+    out = OrderedObject()
+    header = []
+    for field, va, vb in (
+        ("version", a.version, b.version),
+        ("arch", a.arch.value, b.arch.value),
+        ("flags", a.flags, b.flags),
+        ("default_mem", a.default_mem, b.default_mem),
+        ("default_cpus", a.default_cpus, b.default_cpus),
+        ("reserved", a.reserved, b.reserved),
+        ("unused", a.unused, b.unused),
+        ("num_sections", len(a.sections), len(b.sections)),
+        ("file_size", a.file_size, b.file_size),
+    ):
+        if va != vb:
+            header.append(OrderedObject(Field=field, A=va, B=vb))
+    out["Header"] = header
+    out["Sections"] = [
+        OrderedObject(Index=i, A=_row(a, i), B=_row(b, i))
+        for i in range(max(len(a.sections), len(b.sections)))
+        if _row(a, i) != _row(b, i)
+    ]
+    # which logical parts differ (kernel, cmdline, ramdisk N, signature ...)
+    parts_a = {_label(a, i): s for i, s in enumerate(a.sections)}
+    parts_b = {_label(b, i): s for i, s in enumerate(b.sections)}
+    differing = {}
+    for name in list(parts_a) + [n for n in parts_b if n not in parts_a]:
+        sa, sb = parts_a.get(name), parts_b.get(name)
+        if sa is None or sb is None:
+            differing[name] = "only in A" if sb is None else "only in B"
+        elif sa.size != sb.size or _digest(sa) != _digest(sb):
+            differing[name] = "differs"
+    feeds = {
+        "PCR0": lambda n: n in ("kernel", "cmdline") or n.startswith("ramdisk"),
+        "PCR1": lambda n: n in ("kernel", "cmdline", "ramdisk 0"),
+        "PCR2": lambda n: n.startswith("ramdisk") and n != "ramdisk 0",
+        "PCR8": lambda n: n == "signature",
+    }
+    pa, pb = ma.as_dict(), mb.as_dict()
+    pcrs = []
+    for pcr, fed in feeds.items():
+        va, vb = pa.get(pcr), pb.get(pcr)
+        if va is None and vb is None:
+            continue
+        causes = [f"{n} {d}" for n, d in differing.items() if fed(n)]
+        pcrs.append(
+            OrderedObject(PCR=pcr, Same=va == vb, A=va, B=vb, Because=causes if va != vb else [])
+        )
+    out["PCRs"] = pcrs
+    out["Parts"] = [OrderedObject(Part=n, Status=d) for n, d in differing.items()]
+    meta_a, meta_b = _metadata(a), _metadata(b)
+    meta = []
+    if meta_a is not None and meta_b is not None:
+        for key in list(meta_a) + [k for k in meta_b if k not in meta_a]:
+            if meta_a.get(key, ...) != meta_b.get(key, ...):
+                meta.append(OrderedObject(Key=key, A=meta_a.get(key), B=meta_b.get(key)))
+    elif (meta_a is None) != (meta_b is None):
+        meta.append(
+            OrderedObject(Key="(metadata section)", A=meta_a is not None, B=meta_b is not None)
+        )
+    out["Metadata"] = meta
+    ca, cb = read_cmdline(a), read_cmdline(b)
+    out["Cmdline"] = None if ca == cb else OrderedObject(A=ca, B=cb)
+    ramdisks = []
+    for name in differing:
+        if name.startswith("ramdisk") and differing[name] == "differs":
+            ramdisks.append(
+                OrderedObject(
+                    Ramdisk=int(name.split()[1]), **_cpio_diff(parts_a[name], parts_b[name])
+                )
+            )
+    out["Ramdisks"] = ramdisks
+    out["Identical"] = not (header or out["Sections"] or differing or meta or out["Cmdline"])
+    return out
+
+
+def _row(image: EifImage, i: int) -> Any:
+    if i >= len(image.sections):
+        return None
+    s = image.sections[i]
+    return OrderedObject(Type=s.type_name, Flags=s.flags, Offset=s.offset, Size=s.size)
+
+
+def diff_text(d: dict[str, Any], a_name: str, b_name: str) -> str:
+    if d["Identical"]:
+        return f"{a_name} and {b_name}: no differences in content"
+    lines = [f"A = {a_name}", f"B = {b_name}", ""]
+    for p in d["PCRs"]:
+        if p["Same"]:
+            lines.append(f"{p['PCR']}  same")
+        else:
+            why = ", ".join(p["Because"]) or "section order or layout"
+            lines.append(f"{p['PCR']}  DIFFERS  because: {why}")
+    for h in d["Header"]:
+        lines.append(f"header {h['Field']}: {h['A']} -> {h['B']}")
+    for s in d["Sections"]:
+        lines.append(f"section {s['Index']}: {_fmt_row(s['A'])} -> {_fmt_row(s['B'])}")
+    if d["Cmdline"]:
+        lines += ["cmdline:", f"  A: {d['Cmdline']['A']}", f"  B: {d['Cmdline']['B']}"]
+    for m in d["Metadata"]:
+        lines.append(f"metadata {m['Key']}: {m['A']!r} -> {m['B']!r}")
+    for r in d["Ramdisks"]:
+        head = f"ramdisk {r['Ramdisk']}:"
+        if not r["Comparable"]:
+            lines.append(f"{head} {r['Reason']}")
+            continue
+        lines.append(
+            f"{head} {len(r['Added'])} added, {len(r['Removed'])} removed, "
+            f"{len(r['Changed'])} changed"
+        )
+        lines += [f"  + {n}" for n in r["Added"]]
+        lines += [f"  - {n}" for n in r["Removed"]]
+        lines += [f"  ~ {c['Path']}: {', '.join(c['Changes'])}" for c in r["Changed"]]
+    return "\n".join(lines)
+
+
+def _fmt_row(row: Any) -> str:
+    if row is None:
+        return "(none)"
+    return f"{row['Type']} flags {row['Flags']} at {row['Offset']}, {row['Size']} bytes"
