@@ -23,6 +23,11 @@ from .conftest import ROOT, VECTORS, expected_pcrs, load_manifest
 HELLO = ROOT / "examples" / "hello"
 
 
+def build(*args: str) -> int:
+    """eifkit build with these arguments (in this process)."""
+    return main(["build", *args])
+
+
 def _fetch(fn, *args):
     try:
         return fn(*args)
@@ -70,18 +75,15 @@ def test_elf_vmlinux_is_refused_by_build(tmp_path, capsys, arch, expected):
     info = inspect_kernel(elf)
     assert (info.format, info.arch, info.bootable) == ("elf", expected, False)
     assert info.elf_machine == {"amd64": "X86_64", "arm64": "AARCH64"}[arch]
-    code = main(
-        [
-            "build",
-            "--kernel",
-            str(elf),
-            "--initrd",
-            str(HELLO / "init.cpio"),
-            "--cmdline",
-            "x",
-            "-o",
-            str(tmp_path / "o.eif"),
-        ]
+    code = build(
+        "--kernel",
+        str(elf),
+        "--initrd",
+        str(HELLO / "init.cpio"),
+        "--cmdline",
+        "x",
+        "-o",
+        str(tmp_path / "o.eif"),
     )
     assert code == 2 and "an ELF vmlinux" in capsys.readouterr().err
     assert not (tmp_path / "o.eif").exists()
@@ -91,60 +93,51 @@ def test_arch_defaults_to_the_kernels_and_contradiction_needs_force(tmp_path, ca
     arm = _fetch(realkernel.fetch, "arm64")
     out = tmp_path / "arm.eif"
     assert (
-        main(
-            [
-                "build",
-                "--kernel",
-                str(arm),
-                "--initrd",
-                str(HELLO / "init.cpio"),
-                "--cmdline",
-                "x",
-                "-o",
-                str(out),
-                "--no-lint",
-            ]
+        build(
+            "--kernel",
+            str(arm),
+            "--initrd",
+            str(HELLO / "init.cpio"),
+            "--cmdline",
+            "x",
+            "-o",
+            str(out),
+            "--no-lint",
         )
         == 0
     )
     assert read(out).arch.value == "aarch64"
     capsys.readouterr()
     assert (
-        main(
-            [
-                "build",
-                "--kernel",
-                str(arm),
-                "--arch",
-                "x86_64",
-                "--initrd",
-                str(HELLO / "init.cpio"),
-                "--cmdline",
-                "x",
-                "-o",
-                str(out),
-            ]
+        build(
+            "--kernel",
+            str(arm),
+            "--arch",
+            "x86_64",
+            "--initrd",
+            str(HELLO / "init.cpio"),
+            "--cmdline",
+            "x",
+            "-o",
+            str(out),
         )
         == 2
     )
     assert "contradicts the kernel, which is aarch64" in capsys.readouterr().err
     assert (
-        main(
-            [
-                "build",
-                "--kernel",
-                str(arm),
-                "--arch",
-                "x86_64",
-                "--force",
-                "--no-lint",
-                "--initrd",
-                str(HELLO / "init.cpio"),
-                "--cmdline",
-                "x",
-                "-o",
-                str(out),
-            ]
+        build(
+            "--kernel",
+            str(arm),
+            "--arch",
+            "x86_64",
+            "--force",
+            "--no-lint",
+            "--initrd",
+            str(HELLO / "init.cpio"),
+            "--cmdline",
+            "x",
+            "-o",
+            str(out),
         )
         == 0
     )
@@ -161,18 +154,15 @@ def test_compressed_arm64_kernel_is_refused(tmp_path, capsys):
     info = inspect_kernel(gz)
     assert (info.format, info.arch, info.bootable) == ("arm64-gzip", "aarch64", False)
     assert (
-        main(
-            [
-                "build",
-                "--kernel",
-                str(gz),
-                "--initrd",
-                str(HELLO / "init.cpio"),
-                "--cmdline",
-                "x",
-                "-o",
-                str(tmp_path / "o.eif"),
-            ]
+        build(
+            "--kernel",
+            str(gz),
+            "--initrd",
+            str(HELLO / "init.cpio"),
+            "--cmdline",
+            "x",
+            "-o",
+            str(tmp_path / "o.eif"),
         )
         == 2
     )
@@ -201,19 +191,16 @@ def test_describe_reports_init_arch_and_lints_mismatch(tmp_path, capsys, arch, e
     boot = _ramdisk_with_init(tmp_path, bb, nsm=True)
     out = tmp_path / "x.eif"
     assert (
-        main(
-            [
-                "build",
-                "--kernel",
-                str(HELLO / "bzImage"),
-                "--force",
-                "--initrd",
-                str(boot),
-                "--cmdline",
-                "x",
-                "-o",
-                str(out),
-            ]
+        build(
+            "--kernel",
+            str(HELLO / "bzImage"),
+            "--force",
+            "--initrd",
+            str(boot),
+            "--cmdline",
+            "x",
+            "-o",
+            str(out),
         )
         == 0
     )
@@ -250,22 +237,19 @@ def test_lint_finds_missing_init_truncated_cpio_and_app_layout(tmp_path, capsys)
     write_archive(app_entries(app_root, ["/bin/app", "--serve"], ["A=1"]), app)
     out = tmp_path / "x.eif"
     assert (
-        main(
-            [
-                "build",
-                "--kernel",
-                str(HELLO / "bzImage"),
-                "--initrd",
-                str(noinit),
-                "--initrd",
-                str(truncated),
-                "--initrd",
-                str(app),
-                "--cmdline",
-                "x",
-                "-o",
-                str(out),
-            ]
+        build(
+            "--kernel",
+            str(HELLO / "bzImage"),
+            "--initrd",
+            str(noinit),
+            "--initrd",
+            str(truncated),
+            "--initrd",
+            str(app),
+            "--cmdline",
+            "x",
+            "-o",
+            str(out),
         )
         == 0
     )
@@ -363,25 +347,22 @@ def test_build_rootfs_and_bootstrap_make_nitro_cli_layout(tmp_path, capsys):
     (app / "srv" / "index.html").write_text("hello")
     out = tmp_path / "x.eif"
     assert (
-        main(
-            [
-                "build",
-                "--kernel",
-                str(HELLO / "bzImage"),
-                "--bootstrap",
-                str(boot),
-                "--rootfs",
-                str(app),
-                "--cmd",
-                "/bin/server",
-                "--cmd=--port=80",
-                "--env",
-                "MODE=prod",
-                "--cmdline",
-                "x",
-                "-o",
-                str(out),
-            ]
+        build(
+            "--kernel",
+            str(HELLO / "bzImage"),
+            "--bootstrap",
+            str(boot),
+            "--rootfs",
+            str(app),
+            "--cmd",
+            "/bin/server",
+            "--cmd=--port=80",
+            "--env",
+            "MODE=prod",
+            "--cmdline",
+            "x",
+            "-o",
+            str(out),
         )
         == 0
     )
@@ -422,7 +403,7 @@ def test_extract_then_build_reproduces_every_unsigned_vector(tmp_path, name, cap
             if "--algo" in MANIFEST[name]["args"]
             else []
         )
-        assert main(["build", *args["args"], "--json", *algo]) == 0
+        assert build(*args["args"], "--json", *algo) == 0
     finally:
         os.chdir(cwd)
     assert (folder / "rebuilt.eif").read_bytes() == src.read_bytes()
@@ -461,21 +442,18 @@ def test_unpack_refuses_path_escapes(tmp_path, capsys, members, message):
     _evil_cpio(evil, members)
     out = tmp_path / "x.eif"
     assert (
-        main(
-            [
-                "build",
-                "--kernel",
-                str(HELLO / "bzImage"),
-                "--initrd",
-                str(HELLO / "init.cpio"),
-                "--initrd",
-                str(evil),
-                "--cmdline",
-                "x",
-                "-o",
-                str(out),
-                "--no-lint",
-            ]
+        build(
+            "--kernel",
+            str(HELLO / "bzImage"),
+            "--initrd",
+            str(HELLO / "init.cpio"),
+            "--initrd",
+            str(evil),
+            "--cmdline",
+            "x",
+            "-o",
+            str(out),
+            "--no-lint",
         )
         == 0
     )
@@ -490,18 +468,15 @@ def test_unpack_refuses_path_escapes(tmp_path, capsys, members, message):
 def test_extract_unpack_hello(tmp_path, capsys):
     out = tmp_path / "h.eif"
     assert (
-        main(
-            [
-                "build",
-                "--kernel",
-                str(HELLO / "bzImage"),
-                "--initrd",
-                str(HELLO / "init.cpio"),
-                "--cmdline",
-                "x",
-                "-o",
-                str(out),
-            ]
+        build(
+            "--kernel",
+            str(HELLO / "bzImage"),
+            "--initrd",
+            str(HELLO / "init.cpio"),
+            "--cmdline",
+            "x",
+            "-o",
+            str(out),
         )
         == 0
     )
@@ -525,23 +500,20 @@ def test_diff_names_the_changed_file_and_pcrs(tmp_path, capsys):
         write_archive(tree_entries(app), cpio)
         out = tmp_path / f"e{n}.eif"
         assert (
-            main(
-                [
-                    "build",
-                    "--kernel",
-                    str(HELLO / "bzImage"),
-                    "--initrd",
-                    str(HELLO / "init.cpio"),
-                    "--initrd",
-                    str(cpio),
-                    "--cmdline",
-                    "x",
-                    "--build-time",
-                    "2025-01-01T00:00:00Z",
-                    "-o",
-                    str(out),
-                    "--no-lint",
-                ]
+            build(
+                "--kernel",
+                str(HELLO / "bzImage"),
+                "--initrd",
+                str(HELLO / "init.cpio"),
+                "--initrd",
+                str(cpio),
+                "--cmdline",
+                "x",
+                "--build-time",
+                "2025-01-01T00:00:00Z",
+                "-o",
+                str(out),
+                "--no-lint",
             )
             == 0
         )
