@@ -33,3 +33,49 @@ def manifest() -> dict[str, dict]:
 @pytest.fixture(scope="session")
 def vectors() -> Path:
     return VECTORS
+
+
+# Every EIF the suite writes whose kernel is an x86_64 bzImage is recorded here, and
+# tests/test_zz_qemu_every_build.py (run last) asks QEMU's loader about each of them.
+BUILT_WITH_X86_KERNEL: list[Path] = []
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _record_x86_builds():
+    import eifkit
+    import eifkit.cli
+    import eifkit.writer
+    from eifkit.format import SectionType
+    from eifkit.image import DeferredSource
+
+    real = eifkit.writer.write
+
+    def recording_write(image, path, *args, **kwargs):
+        result = real(image, path, *args, **kwargs)
+        kernel = image.kernel
+        if kernel is not None and not isinstance(kernel.source, DeferredSource):
+            head = b"".join(bytes(c) for c in _first_chunk(kernel.source))
+            is_x86 = len(head) > 0x236 and head[0x202:0x206] == b"HdrS"
+            odd = (
+                image.arch.value != "x86_64"
+                or len(image.of_type(SectionType.KERNEL)) != 1
+                or not image.ramdisks
+                or not image.cmdline_section
+            )
+            if is_x86 and not odd:
+                BUILT_WITH_X86_KERNEL.append(Path(result.path))
+        return result
+
+    eifkit.writer.write = recording_write
+    eifkit.cli.write = recording_write
+    eifkit.write = recording_write
+    yield
+    eifkit.writer.write = real
+    eifkit.cli.write = real
+    eifkit.write = real
+
+
+def _first_chunk(source):
+    for chunk in source.chunks(4096):
+        yield chunk[:4096]
+        return
