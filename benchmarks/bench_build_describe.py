@@ -85,46 +85,25 @@ def main() -> None:
     env_cmd = ["env", "SOURCE_DATE_EPOCH=0"]
 
     base_t, base_rss = timed(["sha384sum", str(app)], args.runs)
-    build_t, build_rss = timed(
-        [
-            *env_cmd,
-            *eifkit,
-            "build",
-            "--kernel",
-            str(kernel),
-            "--initrd",
-            str(boot),
-            "--initrd",
-            str(app),
-            "--cmdline",
-            "console=ttyS0",
-            "-o",
-            str(eif),
-            "--json",
-        ],
-        args.runs,
-    )
+    build = [
+        *env_cmd,
+        *eifkit,
+        "build",
+        "--kernel",
+        str(kernel),
+        "--initrd",
+        str(boot),
+        "--initrd",
+        str(app),
+        "--cmdline",
+        "console=ttyS0",
+        "-o",
+        str(eif),
+        "--json",
+    ]
+    build_t, build_rss = timed(build, args.runs)
     size = eif.stat().st_size
-    fsync_t, fsync_rss = timed(
-        [
-            *env_cmd,
-            *eifkit,
-            "build",
-            "--kernel",
-            str(kernel),
-            "--initrd",
-            str(boot),
-            "--initrd",
-            str(app),
-            "--cmdline",
-            "console=ttyS0",
-            "-o",
-            str(eif),
-            "--json",
-            "--fsync",
-        ],
-        args.runs,
-    )
+    fsync_t, fsync_rss = timed([*build, "--fsync"], args.runs)
     desc_t, desc_rss = timed([*eifkit, "describe", str(eif), "--json"], args.runs)
     pcr_t, pcr_rss = timed([*eifkit, "pcr", str(eif)], args.runs)
 

@@ -10,28 +10,19 @@ and compares, checks every golden file against an independent computation
 
 from __future__ import annotations
 
-import hashlib
 import os
 import sys
 import tempfile
 from pathlib import Path
 
 from eifkit import BuildInputs, make_image, measure_image, read, write
+from eifkit.fixtures.corpus import deterministic_bytes
 from eifkit.format import Arch, SectionType
 from eifkit.image import BytesSource, EifImage, Filler, Section
 from eifkit.jsonfmt import dumps
 from eifkit.report import describe, describe_json
 
 BUILD_TIME = "2025-01-01T00:00:00+00:00"
-
-
-def stream(seed: str, size: int) -> bytes:
-    out = bytearray()
-    counter = 0
-    while len(out) < size:
-        out += hashlib.sha256(f"{seed}:{counter}".encode()).digest()
-        counter += 1
-    return bytes(out[:size])
 
 
 def golden_json(path: Path, lenient: bool = False) -> str:
@@ -48,9 +39,9 @@ def make(outdir: Path) -> list[Path]:
     with tempfile.TemporaryDirectory() as tmp:
         t = Path(tmp)
         kernel, rd0, rd1 = t / "bzImage", t / "bootstrap.cpio", t / "app.cpio"
-        kernel.write_bytes(stream("kernel", 6000))
-        rd0.write_bytes(stream("bootstrap", 1500))
-        rd1.write_bytes(stream("app", 3000))
+        kernel.write_bytes(deterministic_bytes("kernel", 6000))
+        rd0.write_bytes(deterministic_bytes("bootstrap", 1500))
+        rd1.write_bytes(deterministic_bytes("app", 3000))
 
         p = outdir / "minimal-x86_64.eif"
         write(
@@ -97,12 +88,12 @@ def make(outdir: Path) -> list[Path]:
 
         # An odd but loader-acceptable layout: a gap before the kernel, the table
         # listing cmdline first, an unknown type-7 section, 16 trailing bytes.
-        k = stream("kernel", 6000)
+        k = deterministic_bytes("kernel", 6000)
         secs = [
             (SectionType.CMDLINE, b"console=ttyS0", 6700),
             (SectionType.KERNEL, k, 600),
             (7, b"vendor extension", 6725),
-            (SectionType.RAMDISK, stream("bootstrap", 1500), 6753),
+            (SectionType.RAMDISK, deterministic_bytes("bootstrap", 1500), 6753),
         ]
         sections = tuple(Section(ty, BytesSource(data), 0, off) for ty, data, off in secs)
         end = 6753 + 12 + 1500
