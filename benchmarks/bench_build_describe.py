@@ -42,10 +42,25 @@ def make_file(path: Path, size: int, seed: bytes) -> None:
             left -= n
 
 
-def timed(cmd: list[str], runs: int) -> tuple[float, int]:
+def settle(inputs: list[Path], drop_caches: bool) -> None:
+    """Optionally free the page cache (root only), then read the inputs into it again.
+
+    Without this, a run that writes 2 GiB may first have to reclaim cache filled by the
+    previous runs, and its time swings by seconds.
+    """
+    if drop_caches:
+        subprocess.run(["sync"], check=True)
+        Path("/proc/sys/vm/drop_caches").write_text("3\n")
+    for f in inputs:
+        subprocess.run(["cat", str(f)], stdout=subprocess.DEVNULL, check=True)
+
+
+def timed(cmd: list[str], runs: int, before=None) -> tuple[float, int]:  # type: ignore[no-untyped-def]
     """Best wall time of ``runs`` runs and the peak RSS (KiB) seen, via /usr/bin/time -v."""
     best, rss = float("inf"), 0
     for _ in range(runs):
+        if before is not None:
+            before()
         t0 = time.perf_counter()
         r = subprocess.run(["/usr/bin/time", "-v", *cmd], capture_output=True, text=True)
         dt = time.perf_counter() - t0
@@ -65,6 +80,11 @@ def main() -> None:
     ap.add_argument("--dir", type=Path, default=None)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--keep", action="store_true", help="keep the generated files")
+    ap.add_argument(
+        "--drop-caches",
+        action="store_true",
+        help="free the page cache before each run (root only; steadier numbers)",
+    )
     args = ap.parse_args()
     if not Path("/usr/bin/time").exists() or shutil.which("sha384sum") is None:
         sys.exit("needs /usr/bin/time (Debian package 'time') and sha384sum (coreutils)")
@@ -79,12 +99,17 @@ def main() -> None:
     make_file(kernel, 8 << 20, b"kernel00")
     make_file(boot, 4 << 20, b"bootstrp")
     make_file(app, args.size_mib << 20, b"appramdk")
-    for f in (kernel, boot, app):  # warm the page cache
-        subprocess.run(["cat", str(f)], stdout=subprocess.DEVNULL, check=True)
+
+    def before() -> None:
+        if eif.exists():
+            eif.unlink()
+        settle([kernel, boot, app], args.drop_caches)
+
+    before()
     eifkit = [sys.executable, "-m", "eifkit"]
     env_cmd = ["env", "SOURCE_DATE_EPOCH=0"]
 
-    base_t, base_rss = timed(["sha384sum", str(app)], args.runs)
+    base_t, base_rss = timed(["sha384sum", str(app)], args.runs, before)
     build = [
         *env_cmd,
         *eifkit,
@@ -101,9 +126,10 @@ def main() -> None:
         str(eif),
         "--json",
     ]
-    build_t, build_rss = timed(build, args.runs)
+    build_t, build_rss = timed(build, args.runs, before)
     size = eif.stat().st_size
-    fsync_t, fsync_rss = timed([*build, "--fsync"], args.runs)
+    fsync_t, fsync_rss = timed([*build, "--fsync"], args.runs, before)
+    settle([eif], args.drop_caches)
     desc_t, desc_rss = timed([*eifkit, "describe", str(eif), "--json"], args.runs)
     pcr_t, pcr_rss = timed([*eifkit, "pcr", str(eif)], args.runs)
 

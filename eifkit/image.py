@@ -34,23 +34,32 @@ class Source(Protocol):
     @property
     def size(self) -> int: ...
 
-    def chunks(self, buffer_size: int = DEFAULT_BUFFER_SIZE) -> Iterator[memoryview]: ...
+    def chunks(
+        self, buffer_size: int = DEFAULT_BUFFER_SIZE, buffers: int = 1
+    ) -> Iterator[memoryview]: ...
 
     def describe(self) -> str: ...
 
 
-def _read_range(path: str, offset: int, length: int, buffer_size: int) -> Iterator[memoryview]:
-    """Yield ``length`` bytes of ``path`` from ``offset`` in chunks of one reused buffer.
+def _read_range(
+    path: str, offset: int, length: int, buffer_size: int, buffers: int = 1
+) -> Iterator[memoryview]:
+    """Yield ``length`` bytes of ``path`` from ``offset`` in chunks of reused buffers.
 
-    Consumers must finish with a chunk before asking for the next one.
+    With ``buffers=n`` the chunks cycle through n buffers, so a consumer may still be
+    using the previous n-1 chunks (say, writing one in the background) while it gets
+    the next one; it must be done with a chunk before n more have been asked for.
     """
-    buf = bytearray(min(buffer_size, max(length, 1)))
-    view = memoryview(buf)
+    size = min(buffer_size, max(length, 1))
+    views = [memoryview(bytearray(size)) for _ in range(max(1, buffers))]
     remaining = length
+    n = 0
     with open(path, "rb", buffering=0) as f:
         f.seek(offset)
         while remaining > 0:
-            want = min(remaining, len(buf))
+            view = views[n % len(views)]
+            n += 1
+            want = min(remaining, len(view))
             got = f.readinto(view[:want])
             if not got:
                 raise InputError(
@@ -75,8 +84,10 @@ class FileRange:
     def size(self) -> int:
         return self.length
 
-    def chunks(self, buffer_size: int = DEFAULT_BUFFER_SIZE) -> Iterator[memoryview]:
-        return _read_range(self.path, self.offset, self.length, buffer_size)
+    def chunks(
+        self, buffer_size: int = DEFAULT_BUFFER_SIZE, buffers: int = 1
+    ) -> Iterator[memoryview]:
+        return _read_range(self.path, self.offset, self.length, buffer_size, buffers)
 
     def read(self, limit: int) -> bytes:
         """Read the whole range if it is at most ``limit`` bytes (for small sections)."""
@@ -117,8 +128,10 @@ class FileSource:
     def size(self) -> int:
         return self.length
 
-    def chunks(self, buffer_size: int = DEFAULT_BUFFER_SIZE) -> Iterator[memoryview]:
-        return _read_range(self.path, 0, self.length, buffer_size)
+    def chunks(
+        self, buffer_size: int = DEFAULT_BUFFER_SIZE, buffers: int = 1
+    ) -> Iterator[memoryview]:
+        return _read_range(self.path, 0, self.length, buffer_size, buffers)
 
     def describe(self) -> str:
         return self.path
@@ -134,7 +147,9 @@ class BytesSource:
     def size(self) -> int:
         return len(self.data)
 
-    def chunks(self, buffer_size: int = DEFAULT_BUFFER_SIZE) -> Iterator[memoryview]:
+    def chunks(
+        self, buffer_size: int = DEFAULT_BUFFER_SIZE, buffers: int = 1
+    ) -> Iterator[memoryview]:
         view = memoryview(self.data)
         for start in range(0, len(view), buffer_size):
             yield view[start : start + buffer_size]
@@ -160,7 +175,9 @@ class DeferredSource:
     def size(self) -> int:
         return self.estimated_size
 
-    def chunks(self, buffer_size: int = DEFAULT_BUFFER_SIZE) -> Iterator[memoryview]:
+    def chunks(
+        self, buffer_size: int = DEFAULT_BUFFER_SIZE, buffers: int = 1
+    ) -> Iterator[memoryview]:
         raise TypeError("a deferred section is only produced by the writer")
 
     def describe(self) -> str:
