@@ -87,12 +87,18 @@ def decode_signature_section(data: bytes) -> list[PcrSignature]:
 
 def load_certificate(data: bytes) -> x509.Certificate:
     """Load a certificate from PEM (as stored in EIFs) or DER bytes."""
+    pem = data.lstrip().startswith(b"-----BEGIN")
     try:
-        if data.lstrip().startswith(b"-----BEGIN"):
+        if pem:
             return x509.load_pem_x509_certificate(data)
         return x509.load_der_x509_certificate(data)
-    except ValueError as e:
-        raise SignatureError(f"not an X.509 certificate: {e}", field="certificate") from None
+    except ValueError:
+        expected = (
+            "PEM data that is not a valid X.509 certificate"
+            if pem
+            else "not an X.509 certificate: expected PEM (-----BEGIN CERTIFICATE-----) or DER"
+        )
+        raise SignatureError(expected, field="certificate") from None
 
 
 def certificate_der_from_section(data: bytes) -> bytes:
