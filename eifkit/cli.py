@@ -534,6 +534,11 @@ def _add_describe(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         action="store_true",
         help="do not look inside the kernel and ramdisks (Kernel, Ramdisks, Lint)",
     )
+    p.add_argument(
+        "--deep",
+        action="store_true",
+        help="also list gzip ramdisks over 256 MiB (they must be decompressed whole)",
+    )
     p.add_argument("--json", action="store_true", help="print JSON (fields listed above)")
     p.set_defaults(func=cmd_describe)
 
@@ -556,7 +561,7 @@ def cmd_describe(args: argparse.Namespace) -> int:
     image = read(args.image, strict=not args.lenient)
     m = _measure(args, image, args.algo)
     try:
-        d = describe(image, m, strict=not args.lenient, inspect=not args.no_inspect)
+        d = describe(image, m, strict=not args.lenient, inspect=not args.no_inspect, deep=args.deep)
     except EifError as e:
         raise e.with_path(args.image) from None
     if args.json:

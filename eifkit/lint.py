@@ -18,6 +18,9 @@ from .image import EifImage, Source, open_source
 from .initramfs import Member, is_gzip, iter_members
 
 ELF_MAGIC = b"\x7fELF"
+# A gzip ramdisk must be decompressed whole to be listed; by default only those up to
+# this size are (an uncompressed one is listed by seeking from header to header).
+GZIP_INSPECT_LIMIT = 256 << 20
 ARCH_OF_ELF = {"X86_64": "x86_64", "AARCH64": "aarch64", "I386": "i386", "ARM": "arm"}
 
 
@@ -40,6 +43,7 @@ class RamdiskInfo:
     has_rootfs: bool = False
     has_nsm_ko: bool = False
     error: str | None = None
+    skipped: bool = False
     findings: list[Finding] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
@@ -83,13 +87,21 @@ def _resolve(name: str, links: dict[str, str]) -> str:
     return name
 
 
-def inspect_ramdisk(source: Source, index: int, arch: str) -> RamdiskInfo:
+def inspect_ramdisk(source: Source, index: int, arch: str, *, deep: bool = False) -> RamdiskInfo:
+    """Read a ramdisk's member headers (and a few heads of files). A gzip ramdisk larger
+    than :data:`GZIP_INSPECT_LIMIT` is only identified unless ``deep``."""
     info = RamdiskInfo(index)
     members: dict[str, Member] = {}
     links: dict[str, str] = {}
     count = 0
     with open_source(source) as f:
         info.format = "cpio.gz" if is_gzip(f) else "cpio"
+        if info.format == "cpio.gz" and source.size > GZIP_INSPECT_LIMIT and not deep:
+            info.error = (
+                f"not inspected: a {source.size}-byte gzip ramdisk is decompressed only with --deep"
+            )
+            info.skipped = True
+            return info
         try:
             for m in iter_members(f, prefix=64):
                 count += 1
@@ -147,6 +159,8 @@ def _symlink_targets(source: Source, names: set[str]) -> dict[str, str]:
 def _findings(info: RamdiskInfo, arch: str) -> None:
     add = info.findings.append
     n = info.index
+    if info.skipped:
+        return
     if info.format == "not cpio":
         add(Finding("error", f"ramdisk {n} is not a cpio archive ({info.error})"))
         return
@@ -184,6 +198,6 @@ def _findings(info: RamdiskInfo, arch: str) -> None:
         )
 
 
-def lint_image(image: EifImage) -> list[RamdiskInfo]:
+def lint_image(image: EifImage, *, deep: bool = False) -> list[RamdiskInfo]:
     arch = image.arch.value
-    return [inspect_ramdisk(s.source, i, arch) for i, s in enumerate(image.ramdisks)]
+    return [inspect_ramdisk(s.source, i, arch, deep=deep) for i, s in enumerate(image.ramdisks)]

@@ -66,7 +66,12 @@ def read_metadata(image: EifImage) -> Metadata | None:
 
 
 def describe(
-    image: EifImage, measurements: Measurements, *, strict: bool = True, inspect: bool = True
+    image: EifImage,
+    measurements: Measurements,
+    *,
+    strict: bool = True,
+    inspect: bool = True,
+    deep: bool = False,
 ) -> Description:
     metadata: Metadata | None = None
     error: str | None = None
@@ -83,7 +88,7 @@ def describe(
 
         if image.kernel is not None:
             kernel = inspect_source(image.kernel.source)
-        ramdisks = lint_image(image)
+        ramdisks = lint_image(image, deep=deep)
     return Description(image, measurements, metadata, error, read_cmdline(image), kernel, ramdisks)
 
 
@@ -216,6 +221,9 @@ def describe_text(
         if k.version:
             kv.append(("Kernel version", k.version))
     for r in d.ramdisks or []:
+        if r.skipped:
+            kv.append((f"Ramdisk {r.index}", f"{r.format}, {r.error}"))
+            continue
         facts = [r.format]
         if r.entries is not None and r.format != "not cpio":
             facts.append(f"{r.entries} entries")

@@ -555,3 +555,36 @@ def test_diff_reports_metadata_and_cmdline(capsys):
     keys = {m["Key"] for m in d["Metadata"]}
     assert {"ImageName", "BuildMetadata.BuildTool", "CustomMetadata.z"} <= keys
     assert all(p["Same"] for p in d["PCRs"])  # same kernel, cmdline and ramdisks
+
+
+def test_large_gzip_ramdisks_are_listed_only_with_deep(tmp_path, capsys, monkeypatch):
+    import gzip as gz
+
+    import eifkit.lint as lint
+
+    boot = tmp_path / "boot.cpio.gz"
+    with open(HELLO / "init.cpio", "rb") as src, gz.open(boot, "wb") as dst:
+        dst.write(src.read())
+    out = tmp_path / "x.eif"
+    assert (
+        build(
+            "--kernel",
+            str(HELLO / "bzImage"),
+            "--initrd",
+            str(boot),
+            "--cmdline",
+            "x",
+            "-o",
+            str(out),
+            "--no-lint",
+        )
+        == 0
+    )
+    monkeypatch.setattr(lint, "GZIP_INSPECT_LIMIT", 100)
+    capsys.readouterr()
+    assert main(["describe", str(out), "--json"]) == 0
+    r0 = json.loads(capsys.readouterr().out)["Ramdisks"][0]
+    assert r0["Inspected"] is False and r0["Entries"] is None and "--deep" in r0["Error"]
+    assert main(["describe", str(out), "--json", "--deep"]) == 0
+    r0 = json.loads(capsys.readouterr().out)["Ramdisks"][0]
+    assert r0["Inspected"] is True and r0["Entries"] == 3 and r0["Init"]["Arch"] == "x86_64"
