@@ -57,6 +57,7 @@ class RamdiskInfo:
             NitroCliAppLayout=self.nitro_cli_layout,
             HasNsmKo=self.has_nsm_ko,
             Error=self.error,
+            Inspected=not self.skipped,
         )
 
 
