@@ -91,9 +91,7 @@ class FileRange:
 
     def read(self, limit: int) -> bytes:
         """Read the whole range if it is at most ``limit`` bytes (for small sections)."""
-        if self.length > limit:
-            raise ValueError(f"{self.length} bytes is more than the {limit}-byte limit")
-        return b"".join(bytes(c) for c in self.chunks())
+        return read_small(self, limit)
 
     def describe(self) -> str:
         return f"{self.path}[{self.offset}:{self.offset + self.length}]"

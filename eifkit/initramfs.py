@@ -10,6 +10,7 @@ and, for ``.gz``, a gzip header with no file name and mtime 0.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import io
 import os
@@ -216,18 +217,10 @@ def write_archive(
         os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, target)
     except BaseException:
-        with _suppress():
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
     return n
-
-
-class _suppress:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> bool:
-        return True
 
 
 # ------------------------------------------------------------------ reading

@@ -104,9 +104,12 @@ def inspect_ramdisk(source: Source, index: int, arch: str, *, deep: bool = False
             info.skipped = True
             return info
         try:
-            for m in iter_members(f, prefix=64):
+            symlink = lambda e: stat.S_ISLNK(e.mode)  # noqa: E731 - targets are small
+            for m in iter_members(f, prefix=64, keep_data=symlink):
                 count += 1
                 name = posixpath.normpath(m.entry.name.lstrip("/")) if m.entry.name else ""
+                if m.data is not None:
+                    links[name] = m.data.decode("utf-8", errors="replace")
                 if (
                     name in ("init", "nsm.ko", "rootfs", "cmd", "env")
                     or name.startswith(("bin/", "sbin/", "usr/", "lib/"))
@@ -119,9 +122,6 @@ def inspect_ramdisk(source: Source, index: int, arch: str, *, deep: bool = False
             if count == 0:
                 info.format = "not cpio"
     info.entries = count
-    # symlink targets: re-read cheaply only for symlinks we need (init and its chain)
-    if "init" in members and stat.S_ISLNK(members["init"].entry.mode):
-        links = _symlink_targets(source, set(members))
     info.has_nsm_ko = "nsm.ko" in members
     info.has_rootfs = "rootfs" in members
     info.nitro_cli_layout = all(n in members for n in ("rootfs", "cmd", "env"))
@@ -141,20 +141,6 @@ def inspect_ramdisk(source: Source, index: int, arch: str, *, deep: bool = False
         info.init = init
     _findings(info, arch)
     return info
-
-
-def _symlink_targets(source: Source, names: set[str]) -> dict[str, str]:
-    links: dict[str, str] = {}
-    with open_source(source) as f:
-        try:
-            for m in iter_members(f, keep_data=True):
-                if stat.S_ISLNK(m.entry.mode) and m.data is not None:
-                    links[posixpath.normpath(m.entry.name.lstrip("/"))] = m.data.decode(
-                        "utf-8", errors="replace"
-                    )
-        except FormatError:
-            pass
-    return links
 
 
 def _findings(info: RamdiskInfo, arch: str) -> None:

@@ -71,8 +71,6 @@ def read(path: str | os.PathLike[str], *, strict: bool = True) -> EifImage:
     try:
         with open(p, "rb") as f:
             file_size = os.fstat(f.fileno()).st_size
-            if os.path.isdir(p):
-                raise FormatError("expected an EIF file, found a directory", path=p)
             return _parse(f, p, file_size, strict)
     except FileNotFoundError:
         raise FormatError("file not found", path=p) from None
