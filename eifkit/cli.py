@@ -240,7 +240,18 @@ def _add_build(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="flush the EIF to the disk before it is renamed into place, so it "
         "survives a power loss (costs the disk's write speed)",
     )
+    _add_no_direct_io(p)
     p.set_defaults(func=cmd_build)
+
+
+def _add_no_direct_io(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--no-direct-io",
+        action="store_true",
+        help="write every byte through the page cache (by default long sections bypass "
+        "it with O_DIRECT where the file system allows it and the disk keeps up with "
+        "hashing; see README's 'Speed')",
+    )
 
 
 def _add_signing_key_options(p: argparse.ArgumentParser, *, detached: bool = False) -> None:
@@ -459,7 +470,13 @@ def _build_image(
     bar = _progress(args, sum(sec.size for sec in image.sections), "building")
     try:
         result = write(
-            image, args.output, layout="canonical", algo=args.algo, progress=bar, fsync=args.fsync
+            image,
+            args.output,
+            layout="canonical",
+            algo=args.algo,
+            progress=bar,
+            fsync=args.fsync,
+            direct_io=not args.no_direct_io,
         )
     finally:
         bar.close()
@@ -744,6 +761,7 @@ def _add_sign(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     _add_signing_key_options(p, detached=True)
     p.add_argument("--json", action="store_true", help="print the measurements as JSON")
     _add_quiet(p)
+    _add_no_direct_io(p)
     p.set_defaults(func=cmd_sign)
 
 
@@ -782,7 +800,14 @@ def cmd_sign(args: argparse.Namespace) -> int:
     out = args.output or args.image
     bar = _progress(args, sum(sec.size for sec in signed.sections), "signing")
     try:
-        result = write(signed, out, layout="original", crc="compute", progress=bar)
+        result = write(
+            signed,
+            out,
+            layout="original",
+            crc="compute",
+            progress=bar,
+            direct_io=not args.no_direct_io,
+        )
     finally:
         bar.close()
     rm = result.measurements

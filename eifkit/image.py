@@ -26,6 +26,8 @@ from .format import (
 )
 
 DEFAULT_BUFFER_SIZE = 4 << 20
+# Gives a writable buffer for at most the given number of bytes (at least one byte).
+Space = Callable[[int], memoryview]
 
 
 class Source(Protocol):
@@ -36,31 +38,45 @@ class Source(Protocol):
 
     def chunks(
         self, buffer_size: int = DEFAULT_BUFFER_SIZE, buffers: int = 1
-    ) -> Iterator[memoryview]: ...
+    ) -> Iterator[memoryview]:
+        """The bytes in chunks of at most ``buffer_size``. With ``buffers=n`` the chunks
+        cycle through n reused buffers, so a consumer may still use the previous n-1
+        chunks (say, writing one in the background) while it gets the next one."""
+        ...
+
+    def read_into(self, space: Space) -> Iterator[memoryview]:
+        """The bytes in chunks, each read straight into (a prefix of) the writable
+        buffer ``space(bytes still wanted)`` returns, for a caller that owns the
+        buffers (the writer's page-aligned staging buffers)."""
+        ...
 
     def describe(self) -> str: ...
 
 
-def _read_range(
-    path: str, offset: int, length: int, buffer_size: int, buffers: int = 1
-) -> Iterator[memoryview]:
-    """Yield ``length`` bytes of ``path`` from ``offset`` in chunks of reused buffers.
-
-    With ``buffers=n`` the chunks cycle through n buffers, so a consumer may still be
-    using the previous n-1 chunks (say, writing one in the background) while it gets
-    the next one; it must be done with a chunk before n more have been asked for.
-    """
+def _cycling_buffers(buffer_size: int, length: int, buffers: int) -> Space:
+    """A :data:`Space` that hands out ``buffers`` reused buffers in turn."""
     size = min(buffer_size, max(length, 1))
     views = [memoryview(bytearray(size)) for _ in range(max(1, buffers))]
+    turn = 0
+
+    def space(limit: int) -> memoryview:
+        nonlocal turn
+        view = views[turn % len(views)]
+        turn += 1
+        return view[:limit]
+
+    return space
+
+
+def _read_range(path: str, offset: int, length: int, space: Space) -> Iterator[memoryview]:
+    """Yield ``length`` bytes of ``path`` from ``offset``, each chunk read into (a prefix
+    of) the buffer ``space(bytes still wanted)`` returns."""
     remaining = length
-    n = 0
     with open(path, "rb", buffering=0) as f:
         f.seek(offset)
         while remaining > 0:
-            view = views[n % len(views)]
-            n += 1
-            want = min(remaining, len(view))
-            got = f.readinto(view[:want])
+            view = space(remaining)
+            got = f.readinto(view[:remaining]) if len(view) else 0
             if not got:
                 raise InputError(
                     f"file ended {remaining} bytes early (expected {length} bytes from offset "
@@ -70,6 +86,18 @@ def _read_range(
                 )
             remaining -= got
             yield view[:got]
+
+
+def _copy_into(data: bytes, space: Space) -> Iterator[memoryview]:
+    view = memoryview(data)
+    while view:
+        target = space(len(view))
+        n = len(target)
+        if not n:
+            raise ValueError("space() gave no room")
+        target[:] = view[:n]
+        view = view[n:]
+        yield target
 
 
 @dataclass(frozen=True)
@@ -87,7 +115,10 @@ class FileRange:
     def chunks(
         self, buffer_size: int = DEFAULT_BUFFER_SIZE, buffers: int = 1
     ) -> Iterator[memoryview]:
-        return _read_range(self.path, self.offset, self.length, buffer_size, buffers)
+        return self.read_into(_cycling_buffers(buffer_size, self.length, buffers))
+
+    def read_into(self, space: Space) -> Iterator[memoryview]:
+        return _read_range(self.path, self.offset, self.length, space)
 
     def read(self, limit: int) -> bytes:
         """Read the whole range if it is at most ``limit`` bytes (for small sections)."""
@@ -129,7 +160,10 @@ class FileSource:
     def chunks(
         self, buffer_size: int = DEFAULT_BUFFER_SIZE, buffers: int = 1
     ) -> Iterator[memoryview]:
-        return _read_range(self.path, 0, self.length, buffer_size, buffers)
+        return self.read_into(_cycling_buffers(buffer_size, self.length, buffers))
+
+    def read_into(self, space: Space) -> Iterator[memoryview]:
+        return _read_range(self.path, 0, self.length, space)
 
     def describe(self) -> str:
         return self.path
@@ -151,6 +185,9 @@ class BytesSource:
         view = memoryview(self.data)
         for start in range(0, len(view), buffer_size):
             yield view[start : start + buffer_size]
+
+    def read_into(self, space: Space) -> Iterator[memoryview]:
+        return _copy_into(self.data, space)
 
     def describe(self) -> str:
         return f"<{len(self.data)} bytes>"
@@ -176,6 +213,9 @@ class DeferredSource:
     def chunks(
         self, buffer_size: int = DEFAULT_BUFFER_SIZE, buffers: int = 1
     ) -> Iterator[memoryview]:
+        raise TypeError("a deferred section is only produced by the writer")
+
+    def read_into(self, space: Space) -> Iterator[memoryview]:
         raise TypeError("a deferred section is only produced by the writer")
 
     def describe(self) -> str:

@@ -19,15 +19,16 @@ import contextlib
 import os
 import tempfile
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from typing import BinaryIO, Literal
+from typing import Literal
 
 from .errors import InputError
 from .format import SECTION_HEADER_SIZE, EifHeader, SectionHeader
 from .image import DEFAULT_BUFFER_SIZE, BytesSource, DeferredSource, EifImage, Source
 from .layout import Layout, PlacedSection, plan
 from .measure import DEFAULT_ALGORITHM, MeasureEngine, Measurements
+from .outfile import OutputFile, WriteStats
 from .signing import certificate_der_from_section
 
 CrcMode = Literal["compute", "keep"]
@@ -43,6 +44,7 @@ class WriteResult:
     crc32: int
     measurements: Measurements
     header: EifHeader
+    io: WriteStats
 
 
 def _check_deferred_is_last(placed: list[PlacedSection], index: int) -> None:
@@ -59,38 +61,33 @@ def _with_size(header: EifHeader, index: int, size: int) -> EifHeader:
 
 def _copy(
     source: Source,
-    out: BinaryIO,
-    expected: int,
+    out: OutputFile,
+    offset: int,
     engine: MeasureEngine | None,
-    buffer_size: int,
     progress: Progress | None,
     what: str,
-    pool: ThreadPoolExecutor,
 ) -> None:
-    """Stream ``source`` into ``out`` and the engine.
+    """Stream ``source`` to ``offset`` of ``out`` and into the engine.
 
-    Writing chunk N (a copy into the page cache, which costs about half as much as
-    hashing it) runs on ``pool`` while chunk N+1 is read and hashed; two alternating
-    read buffers keep chunk N intact until its write has finished.
+    Each chunk is read straight into ``out``'s staging buffer and hashed there; the
+    buffer is written in the background (see :mod:`eifkit.outfile`) while the next
+    one is read and hashed.
     """
     written = 0
-    pending: Future[int] | None = None
+    out.start_run(offset)
     try:
-        for chunk in source.chunks(buffer_size, buffers=2):
+        for chunk in source.read_into(out.space):
             if engine is not None:
                 engine.feed(chunk)
-            if pending is not None:
-                pending.result()
-            pending = pool.submit(out.write, chunk)
+            out.commit(len(chunk))
             written += len(chunk)
             if progress is not None:
                 progress(len(chunk))
     finally:
-        if pending is not None:
-            pending.result()
-    if written != expected:
+        out.end_run()
+    if written != source.size:
         raise InputError(
-            f"{what} gave {written} bytes, expected {expected}; was it changed while being read?"
+            f"{what} gave {written} bytes, expected {source.size}; was it changed while being read?"
         )
 
 
@@ -104,6 +101,7 @@ def write(
     buffer_size: int = DEFAULT_BUFFER_SIZE,
     progress: Progress | None = None,
     fsync: bool = False,
+    direct_io: bool = True,
 ) -> WriteResult:
     """Write ``image`` to ``path`` atomically; return its size, CRC and measurements.
 
@@ -115,6 +113,10 @@ def write(
     The file appears at ``path`` only when complete (temporary file + rename). With
     ``fsync`` its data is also flushed to the disk before the rename, so that it
     survives a power loss; that costs the disk's write speed.
+
+    ``direct_io``: long sections are written past the page cache (``O_DIRECT``) where
+    the file system allows it and the disk keeps up; see :mod:`eifkit.outfile`.
+    ``WriteResult.io`` says how the bytes were written.
     """
     target = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(target))
@@ -135,10 +137,15 @@ def write(
     except OSError as e:
         raise InputError(f"cannot create the output file: {e.strerror}", path=target) from None
     try:
-        with os.fdopen(fd, "wb") as out:
+        try:
+            out = OutputFile(tmp, fd, buffer_size=buffer_size, pool=pool, direct=direct_io)
+        except BaseException:
+            os.close(fd)
+            raise
+        try:
             raw = header.pack()
             engine.header(raw)
-            out.write(raw)
+            out.write_at(0, raw)
             for i, p in enumerate(placed):
                 source: Source = p.section.source
                 if isinstance(source, DeferredSource):
@@ -148,33 +155,20 @@ def write(
                     header = _with_size(header, i, len(data))
                     end = p.offset + SECTION_HEADER_SIZE + len(data)
                 sh = SectionHeader(p.section.type, p.section.flags, source.size).pack()
-                out.seek(p.offset)
-                out.write(sh)
+                out.write_at(p.offset, sh)
                 engine.start_section(sh, p.section.type)
                 _copy(
                     source,
                     out,
-                    source.size,
+                    p.offset + SECTION_HEADER_SIZE,
                     engine,
-                    buffer_size,
                     progress,
                     f"section {i} ({p.section.type_name}) from {source.describe()}",
-                    pool,
                 )
                 engine.end_section()
             if layout == "original":
                 for filler in image.fillers:
-                    out.seek(filler.offset)
-                    _copy(
-                        filler.source,
-                        out,
-                        filler.source.size,
-                        None,
-                        buffer_size,
-                        None,
-                        "filler",
-                        pool,
-                    )
+                    _copy(filler.source, out, filler.offset, None, None, "filler")
             engine.header(header.pack())  # the size table may have changed
             measurements = engine.finish()
             if crc == "keep" and image.stored_crc is not None:
@@ -182,12 +176,15 @@ def write(
             else:
                 final_crc = measurements.crc32
             header = header.with_crc(final_crc)
-            out.seek(0)
-            out.write(header.pack())
-            out.truncate(end)
-            out.flush()
+            out.write_at(0, header.pack())
+            os.ftruncate(fd, end)
             if fsync:
-                os.fsync(out.fileno())
+                os.fsync(fd)
+        finally:
+            try:
+                out.close()
+            finally:
+                os.close(fd)
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)
@@ -200,5 +197,10 @@ def write(
         pool.shutdown()
         engine.close()
     return WriteResult(
-        path=target, size=end, crc32=final_crc, measurements=measurements, header=header
+        path=target,
+        size=end,
+        crc32=final_crc,
+        measurements=measurements,
+        header=header,
+        io=out.stats,
     )

@@ -93,6 +93,19 @@ def test_source_date_epoch_makes_builds_reproducible(tmp_path):
     assert meta["BuildTool"] == "eifkit"
 
 
+def test_no_direct_io_gives_the_same_bytes(tmp_path):
+    """The hello kernel (873,472 bytes) is long enough to go direct by default."""
+    sde = {"SOURCE_DATE_EPOCH": "1700000000"}
+    a, b = tmp_path / "a.eif", tmp_path / "b.eif"
+    base = ["build", "--kernel", KERNEL, "--initrd", RD0, "--cmdline", "x", "--json"]
+    r1 = eifkit(*base, "-o", str(a), env=sde)
+    r2 = eifkit(*base, "-o", str(b), "--no-direct-io", env=sde)
+    assert r1.returncode == r2.returncode == 0, (r1.stderr, r2.stderr)
+    assert a.read_bytes() == b.read_bytes()
+    assert r1.stdout == r2.stdout
+    assert leftovers(tmp_path) == ["a.eif", "b.eif"]
+
+
 def test_version_is_honoured_and_name_defaults_to_kernel_file_name(tmp_path):
     out = tmp_path / "a.eif"
     assert build(out, "--version", "2.5").returncode == 0
