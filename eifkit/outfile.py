@@ -13,8 +13,9 @@ buffer is being read and hashed.
   descriptor of the same file; the kernel keeps the two views of the file coherent,
   and a run waits for its own direct writes before it ends.
 - Fallbacks, so that nothing gets slower than plain writes: a file system that
-  refuses ``O_DIRECT`` (at open or at the first write) gets page-cache writes
-  throughout; a disk slower than the hashing (the producer waited more than
+  keeps files in memory anyway (tmpfs, ramfs: there ``O_DIRECT`` is just a copy on
+  the write thread), or refuses ``O_DIRECT`` (at open or at the first write), gets
+  page-cache writes throughout; a disk slower than the hashing (the producer waited more than
   ``slow_wait`` seconds in all for writes to finish) gets page-cache writes for the
   rest of the file, where the kernel can absorb them in memory.
 """
@@ -33,6 +34,9 @@ ALIGN = max(4096, mmap.PAGESIZE)
 # Total seconds the producer may wait for direct writes before they are given up.
 SLOW_WAIT = 0.1
 STAGING_BUFFERS = 3
+# File systems whose files live in memory: direct writes buy nothing there.
+MEMORY_FILE_SYSTEMS = frozenset({"tmpfs", "ramfs", "hugetlbfs"})
+MOUNTINFO = "/proc/self/mountinfo"
 
 
 @dataclass
@@ -53,6 +57,24 @@ def _pwrite_all(fd: int, data: memoryview, offset: int) -> None:
         if n <= 0:  # pragma: no cover - pwrite reports errors by raising
             raise OSError(errno.EIO, "write made no progress")
         data, offset = data[n:], offset + n
+
+
+def file_system_type(fd: int, mountinfo: str = MOUNTINFO) -> str | None:
+    """The type of the file system ``fd`` is on ("ext4", "tmpfs" ...), from the mount
+    table line whose device number is the file's; None when it cannot be told."""
+    st = os.fstat(fd)
+    device = f"{os.major(st.st_dev)}:{os.minor(st.st_dev)}"
+    try:
+        with open(mountinfo, encoding="utf-8", errors="replace") as f:
+            for line in f:
+                fields = line.split()
+                # id parent major:minor root mount-point options [optional...] - type ...
+                if len(fields) > 2 and fields[2] == device and "-" in fields:
+                    after = fields.index("-") + 1
+                    return fields[after] if after < len(fields) else None
+    except OSError:
+        return None
+    return None
 
 
 def _align_down(n: int) -> int:
@@ -94,6 +116,8 @@ class OutputFile:
             self.stats.direct_off_reason = "not asked for"
         elif not hasattr(os, "O_DIRECT"):
             self.stats.direct_off_reason = "the platform has no O_DIRECT"
+        elif (fs := file_system_type(fd)) in MEMORY_FILE_SYSTEMS:
+            self.stats.direct_off_reason = f"the file system ({fs}) keeps files in memory"
         else:
             try:
                 self._direct_fd = os.open(path, os.O_WRONLY | os.O_DIRECT | os.O_CLOEXEC)

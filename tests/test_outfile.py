@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from eifkit import read, write
 from eifkit.image import BytesSource
-from eifkit.outfile import ALIGN, OutputFile
+from eifkit.outfile import ALIGN, OutputFile, file_system_type
 
 from . import naive
 
@@ -252,3 +252,45 @@ def test_writer_output_is_the_same_with_and_without_direct_io(case, tmp_path):
         ]
         runs += [(f.offset, f.offset + f.source.size) for f in image.fillers]
         assert direct.io.direct_bytes == sum(whole_blocks(a, b) for a, b in runs)
+
+
+def test_file_system_type_reads_the_mount_table_line_of_the_files_device(tmp_path):
+    f = tmp_path / "f"
+    f.write_bytes(b"")
+    fd = os.open(f, os.O_RDONLY)
+    try:
+        st = os.fstat(fd)
+        dev = f"{os.major(st.st_dev)}:{os.minor(st.st_dev)}"
+        table = tmp_path / "mountinfo"
+        table.write_text(
+            "22 27 0:9999 / /proc rw,relatime - proc proc rw\n"
+            f"30 1 {dev} / /some\\040where rw,relatime shared:1 master:2 - xfs /dev/sdz rw\n"
+        )
+        assert file_system_type(fd, str(table)) == "xfs"
+        table.write_text("22 27 0:9999 / /proc rw - proc proc rw\n")
+        assert file_system_type(fd, str(table)) is None
+        assert file_system_type(fd, str(tmp_path / "missing")) is None
+    finally:
+        os.close(fd)
+
+
+def test_memory_file_systems_get_page_cache_writes(tmp_path):
+    shm = Path("/dev/shm")
+    probe = shm / f"eifkit-test-{os.getpid()}"
+    if not shm.is_dir():
+        pytest.skip("no /dev/shm")
+    try:
+        fd = os.open(probe, os.O_RDWR | os.O_CREAT, 0o600)
+        os.close(fd)
+        data = os.urandom(4 * ALIGN)
+        out = write_runs(probe, [(0, data, True)], buffer_size=ALIGN)
+        fd = os.open(probe, os.O_RDONLY)
+        fs = file_system_type(fd)
+        os.close(fd)
+        assert probe.read_bytes() == data
+    finally:
+        probe.unlink(missing_ok=True)
+    if fs != "tmpfs":
+        pytest.skip(f"/dev/shm is {fs}, not tmpfs")
+    assert out.stats.direct_bytes == 0
+    assert out.stats.direct_off_reason == "the file system (tmpfs) keeps files in memory"
