@@ -119,11 +119,8 @@ class OutputFile:
         elif (fs := file_system_type(fd)) in MEMORY_FILE_SYSTEMS:
             self.stats.direct_off_reason = f"the file system ({fs}) keeps files in memory"
         else:
-            try:
-                self._direct_fd = os.open(path, os.O_WRONLY | os.O_DIRECT | os.O_CLOEXEC)
-                self._use_direct = True
-            except OSError as e:
-                self.stats.direct_off_reason = f"the file system refused O_DIRECT ({e.strerror})"
+            self._direct_fd = self._reopen_direct(path)
+            self._use_direct = self._direct_fd is not None
         self._size = _align_up(max(buffer_size, ALIGN))
         self._buffers: list[memoryview] = []
         self._pending: list[Future[None] | None] = []
@@ -132,6 +129,26 @@ class OutputFile:
         self._lo = 0  # file offset of the run's first byte in the current buffer
         self._pos = 0  # file offset of the next byte of the run
         self._in_run = False
+
+    def _reopen_direct(self, path: str) -> int | None:
+        """A second, O_DIRECT descriptor of the very file ``self._fd`` is open on.
+
+        Through /proc/self/fd, so that nobody can swap the file at ``path`` in between;
+        ``path`` itself only where there is no /proc, and then only if it is still the
+        same file."""
+        flags = os.O_WRONLY | os.O_DIRECT | os.O_CLOEXEC
+        proc = f"/proc/self/fd/{self._fd}"
+        try:
+            fd = os.open(proc if os.path.exists(proc) else path, flags)
+        except OSError as e:
+            self.stats.direct_off_reason = f"the file system refused O_DIRECT ({e.strerror})"
+            return None
+        mine, theirs = os.fstat(self._fd), os.fstat(fd)
+        if (mine.st_dev, mine.st_ino) != (theirs.st_dev, theirs.st_ino):
+            os.close(fd)
+            self.stats.direct_off_reason = "the file was replaced while being opened"
+            return None
+        return fd
 
     # -- small writes -------------------------------------------------------------
 

@@ -294,3 +294,47 @@ def test_memory_file_systems_get_page_cache_writes(tmp_path):
         pytest.skip(f"/dev/shm is {fs}, not tmpfs")
     assert out.stats.direct_bytes == 0
     assert out.stats.direct_off_reason == "the file system (tmpfs) keeps files in memory"
+
+
+def _output_on(fd_path: Path, name_path: Path) -> OutputFile:
+    fd = os.open(fd_path, os.O_RDWR)
+    pool = ThreadPoolExecutor(1)
+    out = OutputFile(str(name_path), fd, buffer_size=ALIGN, pool=pool)
+    data = bytes(range(256)) * (3 * ALIGN // 256)
+    out.start_run(0)
+    for chunk in BytesSource(data).read_into(out.space):
+        out.commit(len(chunk))
+    out.end_run()
+    out.close()
+    os.close(fd)
+    pool.shutdown()
+    return out
+
+
+def test_the_direct_descriptor_is_the_open_file_not_whatever_the_path_names(tmp_path):
+    if (refusal := direct_io_refusal(tmp_path)) is not None:
+        pytest.skip(f"{tmp_path}: O_DIRECT refused ({refusal})")
+    mine, other = tmp_path / "mine", tmp_path / "other"
+    mine.write_bytes(b"")
+    other.write_bytes(b"untouched")
+    out = _output_on(mine, other)  # as if `other` had been swapped in at the path
+    assert out.stats.direct_bytes == 3 * ALIGN
+    assert mine.read_bytes() == bytes(range(256)) * (3 * ALIGN // 256)
+    assert other.read_bytes() == b"untouched"
+
+
+def test_without_proc_a_swapped_path_turns_direct_writes_off(tmp_path, monkeypatch):
+    if (refusal := direct_io_refusal(tmp_path)) is not None:
+        pytest.skip(f"{tmp_path}: O_DIRECT refused ({refusal})")
+    real_exists = os.path.exists
+    monkeypatch.setattr(
+        os.path, "exists", lambda p: False if str(p).startswith("/proc/") else real_exists(p)
+    )
+    mine, other = tmp_path / "mine", tmp_path / "other"
+    mine.write_bytes(b"")
+    other.write_bytes(b"untouched")
+    out = _output_on(mine, other)
+    assert out.stats.direct_bytes == 0
+    assert out.stats.direct_off_reason == "the file was replaced while being opened"
+    assert other.read_bytes() == b"untouched"
+    assert len(mine.read_bytes()) == 3 * ALIGN
