@@ -26,6 +26,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from eifkit.outfile import file_system_type
+
 CHUNK = 64 << 20
 
 
@@ -143,7 +145,12 @@ def main() -> None:
         ("eifkit describe", size, desc_t, desc_rss),
         ("eifkit pcr", size, pcr_t, pcr_rss),
     ]
-    print(f"EIF of {size / (1 << 20):.0f} MiB, best of {args.runs}, {os.cpu_count()} CPUs")
+    with open(eif, "rb") as f:
+        fs = file_system_type(f.fileno()) or "unknown"
+    print(
+        f"EIF of {size / (1 << 20):.0f} MiB in {work} ({fs}), best of {args.runs}, "
+        f"{os.cpu_count()} CPUs"
+    )
     print(f"{'what':27} {'bytes':>12} {'seconds':>8} {'MB/s':>8} {'ratio':>6} {'peak RSS':>10}")
     for what, n, t, rss in rows:
         mbs = n / t / 1e6
