@@ -169,6 +169,29 @@ def test_compressed_arm64_kernel_is_refused(tmp_path, capsys):
     assert "compressed arm64 kernel" in capsys.readouterr().err
 
 
+def test_real_arm64_zboot_kernel_is_recognised_and_refused(tmp_path, capsys):
+    """A real EFI zboot header (built from Debian's linux-source; see tests/data)."""
+    zboot = ROOT / "tests" / "data" / "arm64-zboot" / "vmlinuz.efi.head"
+    assert "EFI application) Aarch64" in _file(zboot)
+    info = inspect_kernel(zboot)
+    assert (info.format, info.arch, info.bootable) == ("arm64-zboot", "aarch64", False)
+    assert info.efi_stub and info.pe_machine == "ARM64"
+    assert info.details == {"Compression": "gzip"}
+    code = build(
+        "--kernel",
+        str(zboot),
+        "--initrd",
+        str(HELLO / "init.cpio"),
+        "--cmdline",
+        "x",
+        "-o",
+        str(tmp_path / "o.eif"),
+    )
+    assert code == 2
+    assert "an EFI zboot image (gzip-compressed)" in capsys.readouterr().err
+    assert not (tmp_path / "o.eif").exists()
+
+
 # ------------------------------------------------------------------ init lint with real ELFs
 
 
