@@ -28,6 +28,21 @@ def build(*args: str) -> int:
     return main(["build", *args])
 
 
+def build_with_hello_init(kernel: str, out: str, *extra: str) -> int:
+    """eifkit build of ``kernel`` with the hello example's init and cmdline "x"."""
+    return build(
+        "--kernel",
+        kernel,
+        "--initrd",
+        str(HELLO / "init.cpio"),
+        "--cmdline",
+        "x",
+        "-o",
+        out,
+        *extra,
+    )
+
+
 def _fetch(fn, *args):
     try:
         return fn(*args)
@@ -75,16 +90,7 @@ def test_elf_vmlinux_is_refused_by_build(tmp_path, capsys, arch, expected):
     info = inspect_kernel(elf)
     assert (info.format, info.arch, info.bootable) == ("elf", expected, False)
     assert info.elf_machine == {"amd64": "X86_64", "arm64": "AARCH64"}[arch]
-    code = build(
-        "--kernel",
-        str(elf),
-        "--initrd",
-        str(HELLO / "init.cpio"),
-        "--cmdline",
-        "x",
-        "-o",
-        str(tmp_path / "o.eif"),
-    )
+    code = build_with_hello_init(str(elf), str(tmp_path / "o.eif"))
     assert code == 2 and "an ELF vmlinux" in capsys.readouterr().err
     assert not (tmp_path / "o.eif").exists()
 
@@ -92,54 +98,13 @@ def test_elf_vmlinux_is_refused_by_build(tmp_path, capsys, arch, expected):
 def test_arch_defaults_to_the_kernels_and_contradiction_needs_force(tmp_path, capsys):
     arm = _fetch(realkernel.fetch, "arm64")
     out = tmp_path / "arm.eif"
-    assert (
-        build(
-            "--kernel",
-            str(arm),
-            "--initrd",
-            str(HELLO / "init.cpio"),
-            "--cmdline",
-            "x",
-            "-o",
-            str(out),
-            "--no-lint",
-        )
-        == 0
-    )
+    assert build_with_hello_init(str(arm), str(out), "--no-lint") == 0
     assert read(out).arch.value == "aarch64"
     capsys.readouterr()
-    assert (
-        build(
-            "--kernel",
-            str(arm),
-            "--arch",
-            "x86_64",
-            "--initrd",
-            str(HELLO / "init.cpio"),
-            "--cmdline",
-            "x",
-            "-o",
-            str(out),
-        )
-        == 2
-    )
+    assert build_with_hello_init(str(arm), str(out), "--arch", "x86_64") == 2
     assert "contradicts the kernel, which is aarch64" in capsys.readouterr().err
     assert (
-        build(
-            "--kernel",
-            str(arm),
-            "--arch",
-            "x86_64",
-            "--force",
-            "--no-lint",
-            "--initrd",
-            str(HELLO / "init.cpio"),
-            "--cmdline",
-            "x",
-            "-o",
-            str(out),
-        )
-        == 0
+        build_with_hello_init(str(arm), str(out), "--arch", "x86_64", "--force", "--no-lint") == 0
     )
     assert read(out).arch.value == "x86_64"
 
@@ -153,19 +118,7 @@ def test_compressed_arm64_kernel_is_refused(tmp_path, capsys):
         shutil.copyfileobj(src, dst)
     info = inspect_kernel(gz)
     assert (info.format, info.arch, info.bootable) == ("arm64-gzip", "aarch64", False)
-    assert (
-        build(
-            "--kernel",
-            str(gz),
-            "--initrd",
-            str(HELLO / "init.cpio"),
-            "--cmdline",
-            "x",
-            "-o",
-            str(tmp_path / "o.eif"),
-        )
-        == 2
-    )
+    assert build_with_hello_init(str(gz), str(tmp_path / "o.eif")) == 2
     assert "compressed arm64 kernel" in capsys.readouterr().err
 
 
@@ -177,16 +130,7 @@ def test_real_arm64_zboot_kernel_is_recognised_and_refused(tmp_path, capsys):
     assert (info.format, info.arch, info.bootable) == ("arm64-zboot", "aarch64", False)
     assert info.efi_stub and info.pe_machine == "ARM64"
     assert info.details == {"Compression": "gzip"}
-    code = build(
-        "--kernel",
-        str(zboot),
-        "--initrd",
-        str(HELLO / "init.cpio"),
-        "--cmdline",
-        "x",
-        "-o",
-        str(tmp_path / "o.eif"),
-    )
+    code = build_with_hello_init(str(zboot), str(tmp_path / "o.eif"))
     assert code == 2
     assert "an EFI zboot image (gzip-compressed)" in capsys.readouterr().err
     assert not (tmp_path / "o.eif").exists()
@@ -490,19 +434,7 @@ def test_unpack_refuses_path_escapes(tmp_path, capsys, members, message):
 
 def test_extract_unpack_hello(tmp_path, capsys):
     out = tmp_path / "h.eif"
-    assert (
-        build(
-            "--kernel",
-            str(HELLO / "bzImage"),
-            "--initrd",
-            str(HELLO / "init.cpio"),
-            "--cmdline",
-            "x",
-            "-o",
-            str(out),
-        )
-        == 0
-    )
+    assert build_with_hello_init(str(HELLO / "bzImage"), str(out)) == 0
     assert main(["extract", str(out), "-o", str(tmp_path / "p"), "--unpack"]) == 0
     init = tmp_path / "p" / "ramdisk-0" / "init"
     assert init.read_bytes() == (HELLO / "init").read_bytes()
