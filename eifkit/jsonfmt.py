@@ -4,7 +4,8 @@ AWS's tools write the metadata section with serde_json, and re-serialize a user'
 custom metadata through ``serde_json::Value``. To reproduce their bytes:
 
 - parsing: integers that fit u64 (or i64 when negative) stay integers; every other
-  number, and ``-0``, becomes an f64; a number out of f64 range is an error; NaN and
+  number, and ``-0``, becomes an f64, computed exactly as serde_json's default parser
+  does (:func:`serde_number`); a number out of f64 range is an error; NaN and
   Infinity are not JSON; lone UTF-16 surrogates are errors; duplicate keys: the
   last one wins; nesting deeper than 128 is an error (serde_json's limit).
 - writing: object keys sorted (serde_json's default ``BTreeMap``) unless a key
@@ -30,23 +31,84 @@ class OrderedObject(dict[str, Any]):
     """A JSON object written in insertion order instead of sorted (struct fields)."""
 
 
-def _parse_int(text: str) -> int | float:
-    value = int(text)
-    if text.startswith("-"):
-        if value == 0:
-            return -0.0
-        if value >= I64_MIN:
-            return value
-    elif value <= U64_MAX:
-        return value
-    return _parse_float(text)
+I32_MAX = (1 << 31) - 1
+I32_MIN = -(1 << 31)
+# serde_json's POW10 table: the f64 nearest to each power of ten up to 1e308.
+_POW10 = tuple(float(f"1e{i}") for i in range(309))
 
 
-def _parse_float(text: str) -> float:
-    value = float(text)
-    if math.isinf(value):
-        raise MetadataError(f"number out of range: {text[:40]}")
-    return value
+def _f64_from_parts(negative: bool, significand: int, exponent: int, text: str) -> float:
+    """``significand`` (a u64) times ten to ``exponent`` (an i32), as serde_json's default
+    (not ``float_roundtrip``) parser computes it: one conversion to f64, then one
+    multiplication or division by a power of ten from its table (or by 1e308 first,
+    for exponents past -308). This rounds twice, so for long mantissas it can differ
+    from the correctly rounded value by an ULP; AWS's tools write what it gives."""
+    f = float(significand)
+    while True:
+        if abs(exponent) < len(_POW10):
+            if exponent >= 0:
+                f *= _POW10[exponent]
+                if math.isinf(f):
+                    raise MetadataError(f"number out of range: {text[:40]}")
+            else:
+                f /= _POW10[-exponent]
+            break
+        if f == 0.0:
+            break
+        if exponent >= 0:
+            raise MetadataError(f"number out of range: {text[:40]}")
+        f /= 1e308
+        exponent += 308
+    return -f if negative else f
+
+
+def serde_number(text: str) -> int | float:
+    """A JSON number literal as ``serde_json::Value`` holds it: a u64, a negative i64,
+    or an f64 got exactly the way serde_json gets it (see :func:`_f64_from_parts`).
+
+    serde_json keeps at most as many leading digits as fit a u64: further digits of
+    the integer part only raise the exponent, further fraction digits are dropped,
+    and the first fraction digit that still fits is kept even after integer digits
+    were dropped. An exponent beyond i32 gives 0 (when negative or the significand is
+    0) or an error.
+    """
+    negative = text.startswith("-")
+    body = text[1:] if negative else text
+    mantissa, e, exp_text = body.replace("E", "e").partition("e")
+    int_digits, dot, frac_digits = mantissa.partition(".")
+    significand, exponent, overflowed = 0, 0, False
+    for ch in int_digits:
+        digit = ord(ch) - 48
+        if overflowed or significand * 10 + digit > U64_MAX:
+            overflowed = True
+            exponent += 1  # the digit is dropped
+        else:
+            significand = significand * 10 + digit
+    if not dot and not e and not overflowed:
+        if not negative:
+            return significand
+        if 0 < significand <= -I64_MIN:
+            return -significand
+        return -float(significand)  # -0 and below i64: f64, rounded once
+    for ch in frac_digits:
+        digit = ord(ch) - 48
+        if significand * 10 + digit > U64_MAX:
+            break  # this and all further fraction digits are dropped
+        significand = significand * 10 + digit
+        exponent -= 1
+    if e:
+        exp_negative = exp_text.startswith("-")
+        digits = exp_text.lstrip("+-")
+        value = 0
+        for ch in digits:
+            value = value * 10 + ord(ch) - 48
+            if value > I32_MAX:
+                if significand != 0 and not exp_negative:
+                    raise MetadataError(f"number out of range: {text[:40]}")
+                return -0.0 if negative else 0.0
+        exponent = exponent - value if exp_negative else exponent + value
+        exponent = max(I32_MIN, min(I32_MAX, exponent))  # i32 saturating arithmetic
+    return _f64_from_parts(negative, significand, exponent, text)
 
 
 def _reject_constant(name: str) -> Any:
@@ -81,8 +143,8 @@ def loads(data: bytes) -> Any:
     try:
         value = json.loads(
             text,
-            parse_int=_parse_int,
-            parse_float=_parse_float,
+            parse_int=serde_number,
+            parse_float=serde_number,
             parse_constant=_reject_constant,
         )
     except json.JSONDecodeError as e:

@@ -19,7 +19,7 @@ from eifkit.metadata import (
     parse_metadata_section,
 )
 
-from .conftest import VECTORS
+from .conftest import ROOT, VECTORS
 
 
 @pytest.mark.parametrize(
@@ -73,6 +73,7 @@ def test_float_format_round_trips_and_uses_shortest_digits(x):
         (b"-9223372036854775809", "-9.223372036854776e18"),
         (b"1E3", "1000.0"),
         (b"1.0", "1.0"),
+        (b"1.602176634e-19", "1.6021766340000001e-19"),  # serde_json rounds twice
         (b'{"b":1,"a":2,"a":3}', '{"a":3,"b":1}'),
         ('"\u00e9\u2028\x7f"'.encode(), '"\u00e9\u2028\x7f"'),
         (b'"\\u0000\\u001f\\b\\f\\n\\r\\t\\"\\\\/"', '"\\u0000\\u001f\\b\\f\\n\\r\\t\\"\\\\/"'),
@@ -82,6 +83,31 @@ def test_float_format_round_trips_and_uses_shortest_digits(x):
 )
 def test_serde_json_reserialization(src, out):
     assert dumps(loads(src)) == out
+
+
+SERDE_NUMBERS = ROOT / "tests" / "data" / "serde-json-numbers" / "numbers.tsv"
+
+
+def test_numbers_are_parsed_exactly_as_serde_json_parses_them():
+    """1,600 literals against what the real serde_json wrote (see that folder's README)."""
+    rows = [line.split("\t") for line in SERDE_NUMBERS.read_text().splitlines()]
+    assert len(rows) == 1600
+    wrong, not_correctly_rounded = [], 0
+    for literal, expected in rows:
+        try:
+            got = dumps(loads(literal.encode()))
+        except MetadataError as e:
+            got = f"ERROR {e}"
+        if expected.startswith("ERROR"):
+            if not got.startswith("ERROR number out of range"):
+                wrong.append((literal, got, expected))
+        elif got != expected:
+            wrong.append((literal, got, expected))
+        elif not expected.startswith("ERROR") and any(c in literal for c in ".eE"):
+            not_correctly_rounded += format_f64(float(literal)) != expected
+    assert wrong == []
+    # the point of the exercise: a correctly rounding parser would get these wrong
+    assert not_correctly_rounded > 100
 
 
 @pytest.mark.parametrize(
