@@ -6,8 +6,9 @@ custom metadata through ``serde_json::Value``. To reproduce their bytes:
 - parsing: integers that fit u64 (or i64 when negative) stay integers; every other
   number, and ``-0``, becomes an f64, computed exactly as serde_json's default parser
   does (:func:`serde_number`); a number out of f64 range is an error; NaN and
-  Infinity are not JSON; lone UTF-16 surrogates are errors; duplicate keys: the
-  last one wins; nesting deeper than 128 is an error (serde_json's limit).
+  Infinity are not JSON; lone UTF-16 surrogate escapes are errors; duplicate keys:
+  the last one wins; containers nested more than 127 deep are an error (serde_json's
+  recursion limit).
 - writing: object keys sorted (serde_json's default ``BTreeMap``) unless a key
   order is asked for; strings as raw UTF-8 with ``"``, ``\\``, ``\\b \\f \\n \\r \\t``
   escaped and other control characters as lowercase ``\\u00XX``; f64 in ryu's
@@ -24,7 +25,7 @@ from .errors import MetadataError
 
 U64_MAX = (1 << 64) - 1
 I64_MIN = -(1 << 63)
-MAX_DEPTH = 128
+MAX_DEPTH = 127  # serde_json fails when a container opens at depth 128
 
 
 class OrderedObject(dict[str, Any]):
@@ -115,21 +116,53 @@ def _reject_constant(name: str) -> Any:
     raise MetadataError(f"{name} is not valid JSON")
 
 
-def _check(value: Any, depth: int = 1) -> None:
-    if depth > MAX_DEPTH:
-        raise MetadataError(f"JSON nested deeper than {MAX_DEPTH} levels (serde_json's limit)")
-    if isinstance(value, str):
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            raise MetadataError("string holds a lone UTF-16 surrogate escape") from None
-    elif isinstance(value, dict):
-        for k, v in value.items():
-            _check(k, depth)
-            _check(v, depth + 1)
-    elif isinstance(value, list):
-        for v in value:
-            _check(v, depth + 1)
+def _scan(text: str) -> None:
+    """Refuse what serde_json refuses but Python's json accepts, in text order:
+
+    - containers nested 128 deep (serde_json's recursion limit: at most 127);
+    - a ``\\u`` escape of a UTF-16 surrogate that is not a high one followed at once
+      by an escaped low one.
+
+    This looks at the text, not the parsed value, because a duplicate key can drop a
+    value Python has parsed, where serde_json has already failed on it. The text
+    must be valid JSON (``json.loads`` accepted it).
+    """
+    depth, i, n = 0, 0, len(text)
+    while i < n:
+        ch = text[i]
+        if ch in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise MetadataError(
+                    f"JSON nested more than {MAX_DEPTH} levels deep (serde_json's limit) "
+                    f"at character {i + 1}"
+                )
+        elif ch in "]}":
+            depth -= 1
+        elif ch == '"':
+            i += 1
+            while text[i] != '"':
+                if text[i] != "\\":
+                    i += 1
+                    continue
+                if text[i + 1] != "u":
+                    i += 2
+                    continue
+                unit = int(text[i + 2 : i + 6], 16)
+                if 0xD800 <= unit <= 0xDBFF:
+                    escaped = text[i + 6 : i + 8] == "\\u"
+                    low = int(text[i + 8 : i + 12], 16) if escaped else -1
+                    if not 0xDC00 <= low <= 0xDFFF:
+                        raise MetadataError(
+                            f"lone UTF-16 surrogate escape at character {i + 1} (serde_json "
+                            "needs a high surrogate escape followed by a low one)"
+                        )
+                    i += 12
+                elif 0xDC00 <= unit <= 0xDFFF:
+                    raise MetadataError(f"lone UTF-16 surrogate escape at character {i + 1}")
+                else:
+                    i += 6
+        i += 1
 
 
 def loads(data: bytes) -> Any:
@@ -152,8 +185,10 @@ def loads(data: bytes) -> Any:
             f"not valid JSON: {e.msg} at line {e.lineno} column {e.colno}"
         ) from None
     except RecursionError:
-        raise MetadataError(f"JSON nested deeper than {MAX_DEPTH} levels") from None
-    _check(value)
+        raise MetadataError(
+            f"JSON nested more than {MAX_DEPTH} levels deep (serde_json's limit)"
+        ) from None
+    _scan(text)
     return value
 
 

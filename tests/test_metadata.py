@@ -85,29 +85,54 @@ def test_serde_json_reserialization(src, out):
     assert dumps(loads(src)) == out
 
 
-SERDE_NUMBERS = ROOT / "tests" / "data" / "serde-json-numbers" / "numbers.tsv"
+SERDE_JSON = ROOT / "tests" / "data" / "serde-json"
+
+
+def _serde_rows(name: str) -> list[list[str]]:
+    text = (SERDE_JSON / name).read_text(encoding="utf-8")
+    return [line.split("\t") for line in text.split("\n") if line]  # U+2028 is not a break
+
+
+def _ours(text: str) -> str:
+    try:
+        return dumps(loads(text.encode()))
+    except MetadataError as e:
+        return f"ERROR {e}"
 
 
 def test_numbers_are_parsed_exactly_as_serde_json_parses_them():
     """1,600 literals against what the real serde_json wrote (see that folder's README)."""
-    rows = [line.split("\t") for line in SERDE_NUMBERS.read_text().splitlines()]
+    rows = _serde_rows("numbers.tsv")
     assert len(rows) == 1600
     wrong, not_correctly_rounded = [], 0
     for literal, expected in rows:
-        try:
-            got = dumps(loads(literal.encode()))
-        except MetadataError as e:
-            got = f"ERROR {e}"
+        got = _ours(literal)
         if expected.startswith("ERROR"):
             if not got.startswith("ERROR number out of range"):
                 wrong.append((literal, got, expected))
         elif got != expected:
             wrong.append((literal, got, expected))
-        elif not expected.startswith("ERROR") and any(c in literal for c in ".eE"):
+        elif any(c in literal for c in ".eE"):
             not_correctly_rounded += format_f64(float(literal)) != expected
     assert wrong == []
     # the point of the exercise: a correctly rounding parser would get these wrong
     assert not_correctly_rounded > 100
+
+
+def test_documents_are_accepted_refused_and_rewritten_as_serde_json_does():
+    """800 documents (nesting limits, surrogate escapes, duplicate keys, unicode, bad
+    texts) against the real serde_json: the same bytes, or both refuse."""
+    rows = _serde_rows("documents.tsv")
+    assert len(rows) == 800
+    wrong = []
+    for document, expected in rows:
+        got = _ours(document)
+        both_refuse = got.startswith("ERROR") and expected.startswith("ERROR")
+        if not both_refuse and got != expected:
+            wrong.append((document[:80], got[:80], expected[:80]))
+    assert wrong == []
+    refused = sum(expected.startswith("ERROR") for _, expected in rows)
+    assert 100 < refused < 400  # both kinds are well represented
 
 
 @pytest.mark.parametrize(
@@ -122,7 +147,9 @@ def test_numbers_are_parsed_exactly_as_serde_json_parses_them():
         (b"{'a': 1}", "not valid JSON"),
         (b"[1,]", "not valid JSON"),
         (b"\xff", "not UTF-8"),
-        (b"[" * 129 + b"]" * 129, "nested deeper than 128"),
+        (b"[" * 128 + b"]" * 128, "nested more than 127 levels deep"),
+        (b'{"a":' + b"[" * 127 + b"]" * 127 + b',"a":1}', "nested more than 127 levels deep"),
+        (b'{"a":"\\udc00","a":1}', "lone UTF-16 surrogate escape at character 7"),
         (b"", "not valid JSON"),
     ],
 )
