@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from . import __version__, jsonfmt
+from .atomic import write_file_atomically
 from .build import (
     EIF_BUILD_TOOL,
     EIF_BUILD_TOOL_VERSION,
@@ -861,7 +862,7 @@ def cmd_pcr0_payload(args: argparse.Namespace) -> int:
     image = read(args.image)
     m = _measure(args, image)
     data = sig_structure(protected_header(alg), pcr0_payload(m.pcr0))
-    _write_small_file(args.output, data)
+    write_file_atomically(args.output, data)
     print(
         f"Wrote {len(data)} bytes to {args.output}: {alg.name} Sig_structure over PCR0 "
         f"{m.pcr0.hex()}"
@@ -871,22 +872,6 @@ def cmd_pcr0_payload(args: argparse.Namespace) -> int:
         f"eifkit sign {args.image} --signing-certificate CERT --signature SIGFILE"
     )
     return EXIT_OK
-
-
-def _write_small_file(path: str, data: bytes) -> None:
-    import tempfile
-
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise InputError("output folder does not exist", path=folder)
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=".eifkit.", dir=folder)
-    except OSError as e:
-        raise InputError(f"cannot create the output file: {e.strerror}", path=path) from None
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
 
 
 # ---------------------------------------------------------------- verify

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import jsonfmt
+from .atomic import atomic_output, write_file_atomically
 from .errors import EifError, FormatError, InputError
 from .format import DEFAULT_CPUS, SectionType
 from .image import EifImage, Source, open_source, read_small
@@ -34,11 +35,9 @@ class ExtractResult:
 
 
 def _copy(source: Source, path: str) -> None:
-    tmp = path + ".part"
-    with open(tmp, "wb") as out:
+    with atomic_output(path) as af, af.open() as out:
         for chunk in source.chunks(BUFFER):
             out.write(chunk)
-    os.replace(tmp, path)
 
 
 def _ramdisk_name(source: Source, index: int) -> str:
@@ -78,11 +77,14 @@ def extract(image: EifImage, folder: str, *, unpack: bool = False) -> ExtractRes
     result.build_args = build_args(image, names)
     custom = result.build_args.pop("custom_metadata")
     if custom is not None:
-        with open(os.path.join(folder, "custom-metadata.json"), "w", encoding="utf-8") as f:
-            f.write(jsonfmt.dumps(custom))
+        write_file_atomically(
+            os.path.join(folder, "custom-metadata.json"), jsonfmt.dumps(custom).encode()
+        )
         result.files.append("custom-metadata.json")
-    with open(os.path.join(folder, "build-args.json"), "w", encoding="utf-8") as f:
-        f.write(jsonfmt.dumps(result.build_args, indent=2) + "\n")
+    write_file_atomically(
+        os.path.join(folder, "build-args.json"),
+        (jsonfmt.dumps(result.build_args, indent=2) + "\n").encode(),
+    )
     result.files.append("build-args.json")
     if unpack:
         for i, s in enumerate(image.sections):

@@ -10,17 +10,16 @@ and, for ``.gz``, a gzip header with no file name and mtime 0.
 
 from __future__ import annotations
 
-import contextlib
 import gzip
 import io
 import os
 import stat
-import tempfile
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
+from .atomic import atomic_output, check_output_path
 from .errors import FormatError, InputError
 
 MAGIC = b"070701"
@@ -196,30 +195,15 @@ def write_archive(
     entries: Iterable[Entry], path: str | os.PathLike[str], *, compress: bool | None = None
 ) -> int:
     """Write an archive atomically; gzip if ``compress`` (default: path ends in .gz)."""
-    target = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(target))
-    if not os.path.isdir(folder):
-        raise InputError("output folder does not exist", path=folder)
+    target = check_output_path(path)
     if compress is None:
         compress = target.endswith(".gz")
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(target)}.", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as raw:
-            if compress:
-                with gzip.GzipFile(
-                    filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=9
-                ) as gz:
-                    n = write_entries(entries, gz)  # type: ignore[arg-type]
-            else:
-                n = write_entries(entries, raw)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    with atomic_output(target) as af, af.open() as raw:
+        if compress:
+            with gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=9) as gz:
+                n = write_entries(entries, gz)  # type: ignore[arg-type]
+        else:
+            n = write_entries(entries, raw)
     return n
 
 

@@ -30,6 +30,8 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
+from .atomic import write_error
+
 ALIGN = max(4096, mmap.PAGESIZE)
 # Total seconds the producer may wait for direct writes before they are given up.
 SLOW_WAIT = 0.1
@@ -89,7 +91,9 @@ class OutputFile:
     """Positional writes to an open file, with runs staged for ``O_DIRECT``.
 
     ``fd`` is an ordinary writable descriptor of ``path``; the file is opened a second
-    time with ``O_DIRECT`` when ``direct`` is true and the platform has it. Use
+    time with ``O_DIRECT`` when ``direct`` is true and the platform has it. A failed
+    write raises ``OSError`` naming ``name`` (the file the user asked for; default
+    ``path``). Use
     :meth:`write_at` for small writes and :meth:`start_run` / :meth:`space` /
     :meth:`commit` / :meth:`end_run` for long sequential ones; :meth:`close` closes
     only the second descriptor.
@@ -104,9 +108,11 @@ class OutputFile:
         pool: ThreadPoolExecutor,
         direct: bool = True,
         slow_wait: float = SLOW_WAIT,
+        name: str | None = None,
     ) -> None:
         self.stats = WriteStats()
         self._fd = fd
+        self._name = name or path
         self._pool = pool
         self._slow_wait = slow_wait
         self._direct_fd: int | None = None
@@ -261,7 +267,10 @@ class OutputFile:
         self._pending[self._current] = self._pool.submit(self._direct, buf[a - base : b - base], a)
 
     def _buffered(self, data: memoryview, offset: int) -> None:
-        _pwrite_all(self._fd, data, offset)
+        try:
+            _pwrite_all(self._fd, data, offset)
+        except OSError as e:
+            raise write_error(e, self._name) from None
         with self._stats_lock:
             self.stats.buffered_bytes += len(data)
 
@@ -280,7 +289,7 @@ class OutputFile:
                 done += n
         except OSError as e:
             if e.errno != errno.EINVAL:
-                raise
+                raise write_error(e, self._name) from None
             self._direct_off(f"the file system refused an O_DIRECT write ({e.strerror})")
         with self._stats_lock:
             self.stats.direct_bytes += done

@@ -15,14 +15,13 @@ the target only when complete, so nothing half-written is ever left at ``path``.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import tempfile
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Literal
 
+from .atomic import atomic_output, check_output_path, write_error
 from .errors import InputError
 from .format import SECTION_HEADER_SIZE, EifHeader, SectionHeader
 from .image import DEFAULT_BUFFER_SIZE, BytesSource, DeferredSource, EifImage, Source
@@ -118,81 +117,58 @@ def write(
     the file system allows it and the disk keeps up; see :mod:`eifkit.outfile`.
     ``WriteResult.io`` says how the bytes were written.
     """
-    target = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(target))
-    if not os.path.isdir(folder):
-        raise InputError("output folder does not exist", path=folder)
-    if os.path.isdir(target):
-        raise InputError("output path is a directory", path=target)
+    target = check_output_path(path)
     if crc is None:
         crc = "keep" if layout == "original" else "compute"
     header, placed, end = plan(image, layout)
     engine = MeasureEngine(algo, certificate_der_from_section)
     pool = ThreadPoolExecutor(1, thread_name_prefix="eifkit-write")
-
     try:
-        fd, tmp = tempfile.mkstemp(
-            prefix=f".{os.path.basename(target)}.", suffix=".tmp", dir=folder
-        )
-    except OSError as e:
-        raise InputError(f"cannot create the output file: {e.strerror}", path=target) from None
-    try:
-        try:
-            out = OutputFile(tmp, fd, buffer_size=buffer_size, pool=pool, direct=direct_io)
-        except BaseException:
-            os.close(fd)
-            raise
-        try:
-            raw = header.pack()
-            engine.header(raw)
-            out.write_at(0, raw)
-            for i, p in enumerate(placed):
-                source: Source = p.section.source
-                if isinstance(source, DeferredSource):
-                    _check_deferred_is_last(placed, i)
-                    data = source.produce(engine.pcr0_so_far())
-                    source = BytesSource(data)
-                    header = _with_size(header, i, len(data))
-                    end = p.offset + SECTION_HEADER_SIZE + len(data)
-                sh = SectionHeader(p.section.type, p.section.flags, source.size).pack()
-                out.write_at(p.offset, sh)
-                engine.start_section(sh, p.section.type)
-                _copy(
-                    source,
-                    out,
-                    p.offset + SECTION_HEADER_SIZE,
-                    engine,
-                    progress,
-                    f"section {i} ({p.section.type_name}) from {source.describe()}",
-                )
-                engine.end_section()
-            if layout == "original":
-                for filler in image.fillers:
-                    _copy(filler.source, out, filler.offset, None, None, "filler")
-            engine.header(header.pack())  # the size table may have changed
-            measurements = engine.finish()
-            if crc == "keep" and image.stored_crc is not None:
-                final_crc = image.stored_crc
-            else:
-                final_crc = measurements.crc32
-            header = header.with_crc(final_crc)
-            out.write_at(0, header.pack())
-            os.ftruncate(fd, end)
-            if fsync:
-                os.fsync(fd)
-        finally:
+        with atomic_output(target, fsync=fsync) as af:
+            out = OutputFile(
+                af.tmp, af.fd, buffer_size=buffer_size, pool=pool, direct=direct_io, name=target
+            )
             try:
-                out.close()
+                raw = header.pack()
+                engine.header(raw)
+                out.write_at(0, raw)
+                for i, p in enumerate(placed):
+                    source: Source = p.section.source
+                    if isinstance(source, DeferredSource):
+                        _check_deferred_is_last(placed, i)
+                        data = source.produce(engine.pcr0_so_far())
+                        source = BytesSource(data)
+                        header = _with_size(header, i, len(data))
+                        end = p.offset + SECTION_HEADER_SIZE + len(data)
+                    sh = SectionHeader(p.section.type, p.section.flags, source.size).pack()
+                    out.write_at(p.offset, sh)
+                    engine.start_section(sh, p.section.type)
+                    _copy(
+                        source,
+                        out,
+                        p.offset + SECTION_HEADER_SIZE,
+                        engine,
+                        progress,
+                        f"section {i} ({p.section.type_name}) from {source.describe()}",
+                    )
+                    engine.end_section()
+                if layout == "original":
+                    for filler in image.fillers:
+                        _copy(filler.source, out, filler.offset, None, None, "filler")
+                engine.header(header.pack())  # the size table may have changed
+                measurements = engine.finish()
+                if crc == "keep" and image.stored_crc is not None:
+                    final_crc = image.stored_crc
+                else:
+                    final_crc = measurements.crc32
+                header = header.with_crc(final_crc)
+                out.write_at(0, header.pack())
+                try:
+                    os.ftruncate(af.fd, end)
+                except OSError as e:
+                    raise write_error(e, target) from None
             finally:
-                os.close(fd)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+                out.close()
     finally:
         pool.shutdown()
         engine.close()

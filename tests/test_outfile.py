@@ -20,10 +20,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from eifkit import read, write
+from eifkit.cli import main
 from eifkit.image import BytesSource
 from eifkit.outfile import ALIGN, OutputFile, file_system_type
 
 from . import naive
+from .conftest import ROOT
 
 
 def direct_io_refusal(folder: Path) -> str | None:
@@ -201,7 +203,26 @@ def test_a_failing_direct_write_fails_the_build_and_leaves_nothing(tmp_path, mon
     with pytest.raises(OSError) as e:
         write(image, out_dir / "x.eif", buffer_size=2 * ALIGN)
     assert e.value.errno == errno.ENOSPC
+    assert e.value.filename == str(out_dir / "x.eif")  # the name asked for, not the temp file
     assert list(out_dir.iterdir()) == []
+
+
+@pytest.mark.parametrize("direct", [True, False])
+def test_a_full_disk_is_one_line_naming_the_output(tmp_path, monkeypatch, capsys, direct):
+    def full(fd, data, offset):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "pwrite", full)
+    out = tmp_path / "out" / "x.eif"
+    out.parent.mkdir()
+    hello = ROOT / "examples" / "hello"
+    args = ["build", "--kernel", str(hello / "bzImage"), "--initrd", str(hello / "init.cpio")]
+    args += ["--cmdline", "x", "-o", str(out), "--no-lint"]
+    args += [] if direct else ["--no-direct-io"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err == f"eifkit: error: {out}: cannot write: No space left on device\n"
+    assert list(out.parent.iterdir()) == []
 
 
 @st.composite
