@@ -245,3 +245,41 @@ def test_fixtures_cli_with_a_custom_base(tmp_path, capsys):
         assert got == c["expected"]
     assert main(["fixtures", "--list"]) == 0
     assert "signature-keys-swapped" in capsys.readouterr().out
+
+
+AWS_READER_VERDICTS = Path(__file__).parent / "data" / "aws-eif-reader" / "verdicts.tsv"
+# nitro-cli describe-eif rejects these after from_eif, in get_certificate_info (COSE), which
+# the recorded harness does not run (see tests/data/aws-eif-reader/README.md).
+COSE_STAGE = "Failed to get certificate sigining info"
+
+
+def test_aws_reader_model_matches_aws_eif_reader_compiled_from_source(corpus):
+    """Every fixture's aws-reader verdict against what AWS's EifReader::from_eif did."""
+    _, manifest = corpus
+    recorded = {}
+    for line in AWS_READER_VERDICTS.read_text().splitlines():
+        case_id, digest, outcome, message = line.split("\t", 3)
+        recorded[case_id] = (digest, outcome, message)
+    cases = [c for c in manifest["cases"] if "file" in c]
+    assert sorted(recorded) == sorted(c["id"] for c in cases), "re-record verdicts.tsv"
+    wrong, cose_stage = [], []
+    for case in cases:
+        digest, outcome, message = recorded[case["id"]]
+        assert case["sha256"] == digest, f"{case['id']} changed: re-record verdicts.tsv"
+        model = case["expected"]["aws-reader"]
+        if outcome == "ACCEPT":
+            crc = message.removeprefix("crc=")
+            ok = model == {"verdict": "accept", "message": f"accepted (CheckCRC: {crc})"}
+            if not ok and model["message"] == COSE_STAGE:
+                cose_stage.append(case["id"])
+                continue
+        elif outcome == "REJECT":
+            ok = model["verdict"] == "reject" and message.startswith(model["message"])
+        elif outcome == "PANIC":
+            ok = model == {"verdict": "reject", "message": f"panics: {message}"}
+        else:  # ABORT
+            ok = model == {"verdict": "reject", "message": f"{message} (nitro-cli aborts)"}
+        if not ok:
+            wrong.append((case["id"], model, outcome, message))
+    assert wrong == []
+    assert sorted(cose_stage) == ["signature-cose-garbage", "signature-wrong-key"]
