@@ -91,12 +91,11 @@ class OutputFile:
     """Positional writes to an open file, with runs staged for ``O_DIRECT``.
 
     ``fd`` is an ordinary writable descriptor of ``path``; the file is opened a second
-    time with ``O_DIRECT`` when ``direct`` is true and the platform has it. A failed
-    write raises ``OSError`` naming ``name`` (the file the user asked for; default
-    ``path``). Use
+    time with ``O_DIRECT`` when ``direct`` is true and the platform has it. Use
     :meth:`write_at` for small writes and :meth:`start_run` / :meth:`space` /
     :meth:`commit` / :meth:`end_run` for long sequential ones; :meth:`close` closes
-    only the second descriptor.
+    only the second descriptor. A failed write raises ``OSError`` naming ``name`` (the
+    file the user asked for; default ``path``).
     """
 
     def __init__(
