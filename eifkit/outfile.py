@@ -1,11 +1,12 @@
 """An output file that streams long runs of bytes past the page cache.
 
 Writing a 2 GiB EIF through the page cache costs a copy into freshly allocated cache
-pages; on virtual machines that hand freed memory back to their host, allocating those
-pages alone can cost more CPU than hashing them (measured here: 0.6-5.9 s of system
-time for the same 2 GiB, against 0.4-0.6 s with O_DIRECT). So a *run* (one section's data,
-written front to back) is read straight into page-aligned staging buffers and their
-whole blocks are written with ``O_DIRECT`` on a background thread, while the next
+pages, and on some machines allocating them costs more CPU than hashing them
+(measured on a 2-core KVM guest with virtio-balloon: 0.6-5.9 s of system time for the
+same 2 GiB, against 0.4-0.6 s with O_DIRECT; why it swings so was not pinned down).
+So a *run* (one section's data, written front to back) is read straight into
+page-aligned staging buffers and their whole blocks are written with ``O_DIRECT`` on
+a background thread, while the next
 buffer is being read and hashed.
 
 - Only whole aligned blocks inside a run go direct. The partial blocks at its two
