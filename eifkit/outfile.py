@@ -6,8 +6,7 @@ pages, and on some machines allocating them costs more CPU than hashing them
 same 2 GiB, against 0.4-0.6 s with O_DIRECT; why it swings so was not pinned down).
 So a *run* (one section's data, written front to back) is read straight into
 page-aligned staging buffers and their whole blocks are written with ``O_DIRECT`` on
-a background thread, while the next
-buffer is being read and hashed.
+a background thread, while the next buffer is being read and hashed.
 
 - Only whole aligned blocks inside a run go direct. The partial blocks at its two
   ends, and every small write (headers), go through the page cache, by an ordinary
