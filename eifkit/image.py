@@ -36,12 +36,9 @@ class Source(Protocol):
     @property
     def size(self) -> int: ...
 
-    def chunks(
-        self, buffer_size: int = DEFAULT_BUFFER_SIZE, buffers: int = 1
-    ) -> Iterator[memoryview]:
-        """The bytes in chunks of at most ``buffer_size``. With ``buffers=n`` the chunks
-        cycle through n reused buffers, so a consumer may still use the previous n-1
-        chunks (say, writing one in the background) while it gets the next one."""
+    def chunks(self, buffer_size: int = DEFAULT_BUFFER_SIZE) -> Iterator[memoryview]:
+        """The bytes in chunks of at most ``buffer_size``, each in the same reused
+        buffer: a consumer must be done with a chunk before it asks for the next."""
         ...
 
     def read_into(self, space: Space) -> Iterator[memoryview]:
@@ -53,19 +50,10 @@ class Source(Protocol):
     def describe(self) -> str: ...
 
 
-def _cycling_buffers(buffer_size: int, length: int, buffers: int) -> Space:
-    """A :data:`Space` that hands out ``buffers`` reused buffers in turn."""
-    size = min(buffer_size, max(length, 1))
-    views = [memoryview(bytearray(size)) for _ in range(max(1, buffers))]
-    turn = 0
-
-    def space(limit: int) -> memoryview:
-        nonlocal turn
-        view = views[turn % len(views)]
-        turn += 1
-        return view[:limit]
-
-    return space
+def _one_buffer(buffer_size: int, length: int) -> Space:
+    """A :data:`Space` that hands out the same buffer every time."""
+    view = memoryview(bytearray(min(buffer_size, max(length, 1))))
+    return lambda limit: view[:limit]
 
 
 def _read_range(path: str, offset: int, length: int, space: Space) -> Iterator[memoryview]:
@@ -112,10 +100,8 @@ class FileRange:
     def size(self) -> int:
         return self.length
 
-    def chunks(
-        self, buffer_size: int = DEFAULT_BUFFER_SIZE, buffers: int = 1
-    ) -> Iterator[memoryview]:
-        return self.read_into(_cycling_buffers(buffer_size, self.length, buffers))
+    def chunks(self, buffer_size: int = DEFAULT_BUFFER_SIZE) -> Iterator[memoryview]:
+        return self.read_into(_one_buffer(buffer_size, self.length))
 
     def read_into(self, space: Space) -> Iterator[memoryview]:
         return _read_range(self.path, self.offset, self.length, space)
@@ -157,10 +143,8 @@ class FileSource:
     def size(self) -> int:
         return self.length
 
-    def chunks(
-        self, buffer_size: int = DEFAULT_BUFFER_SIZE, buffers: int = 1
-    ) -> Iterator[memoryview]:
-        return self.read_into(_cycling_buffers(buffer_size, self.length, buffers))
+    def chunks(self, buffer_size: int = DEFAULT_BUFFER_SIZE) -> Iterator[memoryview]:
+        return self.read_into(_one_buffer(buffer_size, self.length))
 
     def read_into(self, space: Space) -> Iterator[memoryview]:
         return _read_range(self.path, 0, self.length, space)
@@ -179,9 +163,7 @@ class BytesSource:
     def size(self) -> int:
         return len(self.data)
 
-    def chunks(
-        self, buffer_size: int = DEFAULT_BUFFER_SIZE, buffers: int = 1
-    ) -> Iterator[memoryview]:
+    def chunks(self, buffer_size: int = DEFAULT_BUFFER_SIZE) -> Iterator[memoryview]:
         view = memoryview(self.data)
         for start in range(0, len(view), buffer_size):
             yield view[start : start + buffer_size]
@@ -210,9 +192,7 @@ class DeferredSource:
     def size(self) -> int:
         return self.estimated_size
 
-    def chunks(
-        self, buffer_size: int = DEFAULT_BUFFER_SIZE, buffers: int = 1
-    ) -> Iterator[memoryview]:
+    def chunks(self, buffer_size: int = DEFAULT_BUFFER_SIZE) -> Iterator[memoryview]:
         raise TypeError("a deferred section is only produced by the writer")
 
     def read_into(self, space: Space) -> Iterator[memoryview]:
