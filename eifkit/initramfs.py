@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from .atomic import atomic_output, check_output_path
+from .atomic import atomic_output
 from .errors import FormatError, InputError
 
 MAGIC = b"070701"
@@ -195,7 +195,7 @@ def write_archive(
     entries: Iterable[Entry], path: str | os.PathLike[str], *, compress: bool | None = None
 ) -> int:
     """Write an archive atomically; gzip if ``compress`` (default: path ends in .gz)."""
-    target = check_output_path(path)
+    target = os.fspath(path)
     if compress is None:
         compress = target.endswith(".gz")
     with atomic_output(target) as af, af.open() as raw:

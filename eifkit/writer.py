@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Literal
 
-from .atomic import atomic_output, check_output_path, write_error
+from .atomic import atomic_output, write_error
 from .errors import InputError
 from .format import SECTION_HEADER_SIZE, EifHeader, SectionHeader
 from .image import DEFAULT_BUFFER_SIZE, BytesSource, DeferredSource, EifImage, Source
@@ -117,7 +117,7 @@ def write(
     the file system allows it and the disk keeps up; see :mod:`eifkit.outfile`.
     ``WriteResult.io`` says how the bytes were written.
     """
-    target = check_output_path(path)
+    target = os.fspath(path)
     if crc is None:
         crc = "keep" if layout == "original" else "compute"
     header, placed, end = plan(image, layout)
