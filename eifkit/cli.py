@@ -42,7 +42,6 @@ from .signing import (
     check_key_matches_certificate,
     cose_from_detached,
     encode_signature_section,
-    load_certificate,
     make_signature_section,
     open_signer,
     pcr0_payload,
@@ -679,16 +678,8 @@ def cmd_pcr(args: argparse.Namespace) -> int:
     if args.signing_certificate:
         from cryptography.hazmat.primitives.serialization import Encoding
 
-        path = args.signing_certificate
-        try:
-            with open(path, "rb") as f:
-                data = f.read(1 << 20)
-        except OSError as e:
-            raise InputError(f"cannot read certificate: {e.strerror}", path=path) from None
-        try:
-            der = load_certificate(data).public_bytes(Encoding.DER)
-        except EifError as e:
-            raise e.with_path(path) from None
+        _pem, cert = read_certificate_file(args.signing_certificate)
+        der = cert.public_bytes(Encoding.DER)
         values["PCR8"] = pcr_of_bytes(der, algo).hex()
     if args.role_arn is not None:
         values["PCR3"] = extend_from_zero(args.role_arn.encode("utf-8"), algo).hex()
