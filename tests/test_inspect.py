@@ -408,22 +408,8 @@ def test_unpack_refuses_path_escapes(tmp_path, capsys, members, message):
     evil = tmp_path / "evil.cpio"
     _evil_cpio(evil, members)
     out = tmp_path / "x.eif"
-    assert (
-        build(
-            "--kernel",
-            str(HELLO / "bzImage"),
-            "--initrd",
-            str(HELLO / "init.cpio"),
-            "--initrd",
-            str(evil),
-            "--cmdline",
-            "x",
-            "-o",
-            str(out),
-            "--no-lint",
-        )
-        == 0
-    )
+    hello = str(HELLO / "bzImage")
+    assert build_with_hello_init(hello, str(out), "--initrd", str(evil), "--no-lint") == 0
     capsys.readouterr()
     code = main(["extract", str(out), "-o", str(tmp_path / "parts"), "--unpack"])
     err = capsys.readouterr().err
@@ -454,24 +440,8 @@ def test_diff_names_the_changed_file_and_pcrs(tmp_path, capsys):
         cpio = tmp_path / f"app{n}.cpio"
         write_archive(tree_entries(app), cpio)
         out = tmp_path / f"e{n}.eif"
-        assert (
-            build(
-                "--kernel",
-                str(HELLO / "bzImage"),
-                "--initrd",
-                str(HELLO / "init.cpio"),
-                "--initrd",
-                str(cpio),
-                "--cmdline",
-                "x",
-                "--build-time",
-                "2025-01-01T00:00:00Z",
-                "-o",
-                str(out),
-                "--no-lint",
-            )
-            == 0
-        )
+        extra = ["--initrd", str(cpio), "--build-time", "2025-01-01T00:00:00Z", "--no-lint"]
+        assert build_with_hello_init(str(HELLO / "bzImage"), str(out), *extra) == 0
         eifs.append(out)
     capsys.readouterr()
     assert main(["diff", str(eifs[0]), str(eifs[1]), "--json"]) == 1
