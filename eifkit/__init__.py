@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
+from ._version import __version__
 from .build import BuildInputs, make_image
 from .errors import EifError, FormatError, InputError, MetadataError, SignatureError
 from .format import Arch, EifHeader, SectionHeader, SectionType
-from .image import BytesSource, EifImage, FileRange, FileSource, Section
+from .image import EifImage, Section
 from .measure import MeasureEngine, Measurements, measure_image
 from .metadata import Metadata, parse_metadata_section
 from .reader import read
+from .sources import BytesSource, FileRange, FileSource
 from .writer import WriteResult, write
 
 __all__ = [

@@ -8,12 +8,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import __version__
+from ._version import __version__
 from .errors import InputError
 from .format import CURRENT_VERSION, DEFAULT_CPUS, DEFAULT_MEMORY, MAX_SECTIONS, Arch, SectionType
-from .image import BytesSource, DeferredSource, EifImage, FileSource, Section
+from .image import EifImage, Section
 from .metadata import BuildInfo, Metadata
-from .signing import Signer, make_signature_section
+from .signing.signers import Signer, make_signature_section
+from .sources import BytesSource, DeferredSource, FileSource
 
 # eif_build's own defaults, used by --eif-build-compat.
 EIF_BUILD_TOOL = "eif_build"

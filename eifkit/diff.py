@@ -13,12 +13,13 @@ from typing import Any
 
 from .errors import FormatError
 from .format import SectionType
-from .image import EifImage, Section, open_source
-from .initramfs import iter_members
+from .image import EifImage, Section
+from .inspect.initramfs import iter_members
 from .jsonfmt import OrderedObject
 from .measure import Measurements
 from .metadata import METADATA_PARSE_LIMIT, parse_metadata_section
 from .report import read_cmdline
+from .sources import open_source
 
 BUFFER = 1 << 20
 
@@ -44,7 +45,7 @@ def _metadata(image: EifImage) -> dict[str, Any] | None:
     sec = image.metadata_section
     if sec is None or sec.size > METADATA_PARSE_LIMIT:
         return None
-    from .image import read_small
+    from .sources import read_small
 
     try:
         meta = parse_metadata_section(read_small(sec.source, METADATA_PARSE_LIMIT))

@@ -18,10 +18,11 @@ from . import jsonfmt
 from .atomic import atomic_output, write_file_atomically
 from .errors import EifError, FormatError, InputError
 from .format import DEFAULT_CPUS, SectionType
-from .image import EifImage, Source, open_source, read_small
-from .initramfs import is_gzip, iter_members
+from .image import EifImage
+from .inspect.initramfs import is_gzip, iter_members
 from .layout import CANONICAL_ORDER
 from .metadata import METADATA_PARSE_LIMIT, parse_metadata_section
+from .sources import Source, open_source, read_small
 
 BUFFER = 1 << 20
 
@@ -190,7 +191,7 @@ def build_args(image: EifImage, names: dict[int, str]) -> dict[str, Any]:
             str(image.default_cpus),
         ]
     if kernel_i is not None:
-        from .kernel import inspect_source
+        from .inspect.kernel import inspect_source
 
         info = inspect_source(secs[kernel_i].source)
         if (not info.bootable and info.format != "unknown") or (

@@ -22,7 +22,8 @@ from typing import Any
 
 from .crc import crc32_combine
 from .format import CRC_OFFSET, HEADER_SIZE, SECTION_HEADER_SIZE, SectionHeader, SectionType
-from .image import DEFAULT_BUFFER_SIZE, EifImage
+from .image import EifImage
+from .sources import DEFAULT_BUFFER_SIZE
 
 ALGORITHMS: tuple[str, ...] = ("sha256", "sha384", "sha512")
 DEFAULT_ALGORITHM = "sha384"
@@ -284,7 +285,7 @@ def measure_image(
     canonically.
     """
     from .layout import plan
-    from .signing import certificate_der_from_section
+    from .signing.signers import certificate_der_from_section
 
     layout = "original" if image.has_original_layout else "canonical"
     header, placed, _end = plan(image, layout)

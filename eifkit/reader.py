@@ -42,8 +42,9 @@ from .format import (
     SectionType,
     section_type_name,
 )
-from .image import EifImage, FileRange, Filler, Section
+from .image import EifImage, Filler, Section
 from .layout import CANONICAL_ORDER
+from .sources import FileRange
 
 # Byte offsets of header fields, for error messages.
 FIELD_OFFSETS = {

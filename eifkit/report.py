@@ -12,10 +12,11 @@ from typing import Any
 
 from .errors import MetadataError
 from .format import SECTION_HEADER_SIZE
-from .image import EifImage, read_small
+from .image import EifImage
 from .jsonfmt import OrderedObject
 from .measure import Measurements
 from .metadata import METADATA_PARSE_LIMIT, Metadata, parse_metadata_section
+from .sources import read_small
 
 CMDLINE_READ_LIMIT = 1 << 20
 
@@ -83,8 +84,8 @@ def describe(
         error = e.message
     kernel = ramdisks = None
     if inspect:
-        from .kernel import inspect_source
-        from .lint import lint_image
+        from .inspect.kernel import inspect_source
+        from .inspect.ramdisk import lint_image
 
         if image.kernel is not None:
             kernel = inspect_source(image.kernel.source)

@@ -24,11 +24,12 @@ from typing import Literal
 from .atomic import atomic_output, write_error
 from .errors import InputError
 from .format import SECTION_HEADER_SIZE, EifHeader, SectionHeader
-from .image import DEFAULT_BUFFER_SIZE, BytesSource, DeferredSource, EifImage, Source
+from .image import EifImage
 from .layout import Layout, PlacedSection, plan
 from .measure import DEFAULT_ALGORITHM, MeasureEngine, Measurements
 from .outfile import OutputFile, WriteStats
-from .signing import certificate_der_from_section
+from .signing.signers import certificate_der_from_section
+from .sources import DEFAULT_BUFFER_SIZE, BytesSource, DeferredSource, Source
 
 CrcMode = Literal["compute", "keep"]
 Progress = Callable[[int], None]

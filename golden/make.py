@@ -16,11 +16,12 @@ import tempfile
 from pathlib import Path
 
 from eifkit import BuildInputs, make_image, measure_image, read, write
-from eifkit.fixtures.corpus import deterministic_bytes
 from eifkit.format import Arch, SectionType
-from eifkit.image import BytesSource, EifImage, Filler, Section
+from eifkit.image import EifImage, Filler, Section
 from eifkit.jsonfmt import dumps
+from eifkit.loadertest.corpus import deterministic_bytes
 from eifkit.report import describe, describe_json
+from eifkit.sources import BytesSource
 
 BUILD_TIME = "2025-01-01T00:00:00+00:00"
 

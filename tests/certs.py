@@ -57,7 +57,7 @@ def make_cert(
 
 def build_args(out: Path, cert: Path, *key_args: str) -> list[str]:
     """`eifkit build` arguments for a small signed image from AWS's vector inputs."""
-    from .conftest import VECTORS
+    from tests.conftest import VECTORS
 
     inputs = VECTORS / "inputs"
     return [

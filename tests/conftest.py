@@ -46,7 +46,7 @@ def _record_x86_builds():
     import eifkit.cli
     import eifkit.writer
     from eifkit.format import SectionType
-    from eifkit.image import DeferredSource
+    from eifkit.sources import DeferredSource
 
     real = eifkit.writer.write
 

@@ -9,7 +9,7 @@ import pytest
 
 from eifkit.atomic import atomic_output, write_file_atomically
 from eifkit.errors import InputError
-from eifkit.initramfs import Entry, write_archive
+from eifkit.inspect.initramfs import Entry, write_archive
 
 
 def test_a_written_file_gets_the_umask_permissions_and_no_temp_file_stays(tmp_path):

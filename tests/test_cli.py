@@ -11,10 +11,9 @@ from pathlib import Path
 import pytest
 
 from eifkit import BuildInputs, InputError, make_image, write
-from eifkit.image import FileSource
-
-from . import naive
-from .conftest import ROOT, VECTORS
+from eifkit.sources import FileSource
+from tests import naive
+from tests.conftest import ROOT, VECTORS
 
 INPUTS = VECTORS / "inputs"
 KERNEL = str(ROOT / "examples" / "hello" / "bzImage")  # a real kernel: no warning about it
@@ -275,7 +274,7 @@ def test_source_changing_size_mid_write_leaves_nothing(tmp_path):
 
 def test_console_script_and_version():
     r = subprocess.run(["eifkit", "--version"], capture_output=True, text=True)
-    from eifkit import __version__
+    from eifkit._version import __version__
 
     assert r.returncode == 0 and r.stdout.strip() == f"eifkit {__version__}"
 

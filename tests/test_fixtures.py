@@ -12,10 +12,9 @@ import pytest
 
 from eifkit import FormatError, read
 from eifkit.cli import main
-from eifkit.fixtures import CASES, EifEditor, Part, check_file, generate, qemu_crc
-from eifkit.fixtures.corpus import DeclarationMismatch, _check
-
-from . import naive
+from eifkit.loadertest import CASES, EifEditor, Part, check_file, generate, qemu_crc
+from eifkit.loadertest.corpus import DeclarationMismatch, _check
+from tests import naive
 
 
 @pytest.fixture(scope="module")
@@ -197,7 +196,7 @@ def test_cli_never_tracebacks_on_any_fixture(corpus):
 
 def test_declarations_are_enforced():
     case = next(c for c in CASES if c.id == "bad-magic")
-    from eifkit.fixtures.profiles import Verdict
+    from eifkit.loadertest.profiles import Verdict
 
     wrong = {
         "qemu": Verdict("qemu", True, "accepted"),
@@ -209,7 +208,7 @@ def test_declarations_are_enforced():
 
 
 def test_editor_api_composes_and_records(tmp_path):
-    from eifkit.fixtures import default_base
+    from eifkit.loadertest import default_base
 
     e = EifEditor.from_bytes(default_base())
     e.set_header("version", 3).set_section(0, "flags", 1).fix_crc()
@@ -232,7 +231,7 @@ def _write(path: Path, data: bytes) -> Path:
 
 
 def test_fixtures_cli_with_a_custom_base(tmp_path, capsys):
-    from .conftest import VECTORS
+    from tests.conftest import VECTORS
 
     out = tmp_path / "c"
     assert main(["fixtures", "-o", str(out), "--base", str(VECTORS / "three-ramdisks.eif")]) == 0

@@ -9,9 +9,8 @@ from pathlib import Path
 import pytest
 
 from eifkit.cli import main
-
-from . import naive
-from .conftest import ROOT
+from tests import naive
+from tests.conftest import ROOT
 
 GOLDEN = ROOT / "golden"
 EIFS = sorted(p.name for p in GOLDEN.glob("*.eif"))

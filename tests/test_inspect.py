@@ -14,11 +14,10 @@ import pytest
 
 from eifkit import read
 from eifkit.cli import main
-from eifkit.initramfs import Entry, app_entries, list_archive, tree_entries, write_archive
-from eifkit.kernel import inspect_kernel
-
-from . import realkernel
-from .conftest import ROOT, VECTORS, expected_pcrs, load_manifest
+from eifkit.inspect.initramfs import Entry, app_entries, list_archive, tree_entries, write_archive
+from eifkit.inspect.kernel import inspect_kernel
+from tests import realkernel
+from tests.conftest import ROOT, VECTORS, expected_pcrs, load_manifest
 
 HELLO = ROOT / "examples" / "hello"
 
@@ -292,7 +291,7 @@ def test_initramfs_listing_matches_the_kernels_cpio_tool(tmp_path, capsys):
 
 def test_cpio_tree_cpio_round_trip(tmp_path):
     from eifkit.extract import unpack_cpio
-    from eifkit.image import FileSource
+    from eifkit.sources import FileSource
 
     tree = tmp_path / "tree"
     _make_tree(tree, 7, 0)
@@ -335,8 +334,8 @@ def test_build_rootfs_and_bootstrap_make_nitro_cli_layout(tmp_path, capsys):
     )
     assert capsys.readouterr().err == ""  # no lint warnings: init for x86_64, nsm.ko present
     image = read(out)
-    from eifkit.image import open_source
-    from eifkit.initramfs import iter_members
+    from eifkit.inspect.initramfs import iter_members
+    from eifkit.sources import open_source
 
     with open_source(image.ramdisks[1].source) as f:
         members = {m.entry.name: m for m in iter_members(f, keep_data=True)}
@@ -485,7 +484,7 @@ def test_diff_reports_metadata_and_cmdline(capsys):
 def test_large_gzip_ramdisks_are_listed_only_with_deep(tmp_path, capsys, monkeypatch):
     import gzip as gz
 
-    import eifkit.lint as lint
+    import eifkit.inspect.ramdisk as lint
 
     boot = tmp_path / "boot.cpio.gz"
     with open(HELLO / "init.cpio", "rb") as src, gz.open(boot, "wb") as dst:

@@ -20,9 +20,8 @@ boto3 = pytest.importorskip("boto3", reason="the eifkit[kms] extra (boto3) is no
 from cryptography.hazmat.primitives import serialization  # noqa: E402
 
 from eifkit.cli import main  # noqa: E402
-
-from .certs import build_args, make_cert  # noqa: E402
-from .conftest import VECTORS  # noqa: E402
+from tests.certs import build_args, make_cert  # noqa: E402
+from tests.conftest import VECTORS  # noqa: E402
 
 INPUTS = VECTORS / "inputs"
 REGION = "eu-west-1"

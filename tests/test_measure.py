@@ -12,8 +12,7 @@ from hypothesis import strategies as st
 from eifkit.crc import crc32_combine
 from eifkit.format import SectionHeader
 from eifkit.measure import MeasureEngine, extend_from_zero, pcr_of_bytes
-
-from . import naive
+from tests import naive
 
 
 def _feed(sections, chunk, algo="sha384", parallel=True):

@@ -18,8 +18,7 @@ from eifkit.metadata import (
     parse_kernel_config,
     parse_metadata_section,
 )
-
-from .conftest import ROOT, VECTORS
+from tests.conftest import ROOT, VECTORS
 
 
 @pytest.mark.parametrize(

@@ -21,11 +21,10 @@ from hypothesis import strategies as st
 
 from eifkit import read, write
 from eifkit.cli import main
-from eifkit.image import BytesSource
 from eifkit.outfile import ALIGN, OutputFile, file_system_type
-
-from . import naive
-from .conftest import ROOT
+from eifkit.sources import BytesSource
+from tests import naive
+from tests.conftest import ROOT
 
 
 def direct_io_refusal(folder: Path) -> str | None:

@@ -16,9 +16,9 @@ import pytest
 
 from eifkit import BuildInputs, make_image, measure_image, read, write
 from eifkit.format import SectionType
-from eifkit.image import BytesSource, EifImage, FileSource, Filler, Section
-
-from .conftest import ROOT, SHARED, VECTORS
+from eifkit.image import EifImage, Filler, Section
+from eifkit.sources import BytesSource, FileSource
+from tests.conftest import ROOT, SHARED, VECTORS
 
 QEMU = Path(os.environ.get("EIF_QEMU", "/opt/eif-qemu/bin/qemu-system-x86_64"))
 CHECK = SHARED / "tools" / "qemu-eif-check"
@@ -47,7 +47,7 @@ def qemu_pcrs(eif: Path) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def kernel() -> Path:
-    from .realkernel import fetch
+    from tests.realkernel import fetch
 
     try:
         return fetch()
@@ -188,10 +188,10 @@ def test_corrupted_crc_is_rejected_with_qemus_message(tmp_path):
 
 
 def test_signed_real_kernel_eif_pcr8_matches_qemu(tmp_path, kernel):
-    from .certs import make_cert
+    from tests.certs import make_cert
 
     key, cert = make_cert(tmp_path, "q", "p384")
-    from eifkit.signing import LocalKeySigner, read_certificate_file
+    from eifkit.signing.signers import LocalKeySigner, read_certificate_file
 
     pem, _ = read_certificate_file(str(cert))
     eif = _build(
@@ -217,7 +217,7 @@ def test_signed_real_kernel_eif_pcr8_matches_qemu(tmp_path, kernel):
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
-    from eifkit.fixtures import generate
+    from eifkit.loadertest import generate
 
     out = tmp_path_factory.mktemp("qemu-corpus")
     return out, generate(out)
@@ -290,7 +290,7 @@ def test_hello_example_boots_and_prints_the_greeting(tmp_path, capsys):
 def test_hello_pcrs_equal_qemus(tmp_path, capsys, signed):
     extra: tuple[str, ...] = ()
     if signed:
-        from .certs import make_cert
+        from tests.certs import make_cert
 
         key, cert = make_cert(tmp_path, "hello", "p384")
         extra = ("--signing-certificate", str(cert), "--private-key", str(key))

@@ -7,9 +7,8 @@ import struct
 import pytest
 
 from eifkit import FormatError, read
-
-from . import naive
-from .naive import CMDLINE, KERNEL, METADATA, RAMDISK, SIGNATURE, RawSection
+from tests import naive
+from tests.naive import CMDLINE, KERNEL, METADATA, RAMDISK, SIGNATURE, RawSection
 
 
 def good_sections():

@@ -6,8 +6,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from eifkit import measure_image, read, write
-
-from . import naive
+from tests import naive
 
 
 @st.composite

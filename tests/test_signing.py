@@ -18,8 +18,8 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from eifkit import measure_image, read
 from eifkit.cli import main
-from eifkit.cose import ES256, decode_cose_sign1, protected_header, sig_structure
-from eifkit.signing import (
+from eifkit.signing.cose import ES256, decode_cose_sign1, protected_header, sig_structure
+from eifkit.signing.signers import (
     LocalKeySigner,
     PcrSignature,
     decode_signature_section,
@@ -27,10 +27,9 @@ from eifkit.signing import (
     load_certificate,
     pcr0_payload,
 )
-
-from . import naive
-from .certs import NOW, build_args, make_cert
-from .conftest import VECTORS, expected_pcrs, load_manifest
+from tests import naive
+from tests.certs import NOW, build_args, make_cert
+from tests.conftest import VECTORS, expected_pcrs, load_manifest
 
 MANIFEST = load_manifest()
 SIGNED = [n for n, c in MANIFEST.items() if "--private-key" in c["args"]]
@@ -91,7 +90,7 @@ def test_reencoding_vector_signature_section_gives_its_bytes(name):
 
 
 def test_protected_headers_are_awss_bytes():
-    from eifkit.cose import ES384, ES512
+    from eifkit.signing.cose import ES384, ES512
 
     assert protected_header(ES256) == bytes.fromhex("a10126")
     assert protected_header(ES384) == bytes.fromhex("a1013822")
@@ -337,7 +336,7 @@ def test_detached_signature_over_other_bytes_is_refused(tmp_path, capsys):
 def _with_signature_section(src: Path, dst: Path, section: bytes) -> Path:
     """Copy src replacing its signature section data (sizes and CRC fixed up)."""
     from eifkit import write
-    from eifkit.signing import attach_signature
+    from eifkit.signing.signers import attach_signature
 
     write(attach_signature(read(src), section), dst, layout="original", crc="compute")
     return dst
@@ -381,7 +380,7 @@ def test_tamper_flipped_pcr_byte_in_payload(tmp_path, capsys, signed):
 def test_tamper_validly_signed_wrong_pcr0(tmp_path, capsys, signed):
     eif, key, _, entry = signed
     signer = LocalKeySigner.from_file(str(key))
-    from eifkit.signing import sign_pcr0
+    from eifkit.signing.signers import sign_pcr0
 
     cose = sign_pcr0(b"\x00" * 48, signer).encode()
     bad = _with_signature_section(

@@ -9,9 +9,8 @@ import pytest
 
 from eifkit import measure_image, read, write
 from eifkit.cli import main
-
-from . import naive
-from .conftest import VECTORS, expected_pcrs, load_manifest
+from tests import naive
+from tests.conftest import VECTORS, expected_pcrs, load_manifest
 
 MANIFEST = load_manifest()
 UNSIGNED = [n for n, c in MANIFEST.items() if "--private-key" not in c["args"]]

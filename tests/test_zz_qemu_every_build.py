@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import BUILT_WITH_X86_KERNEL
-from .test_qemu import QEMU, qemu_check
+from tests.conftest import BUILT_WITH_X86_KERNEL
+from tests.test_qemu import QEMU, qemu_check
 
 pytestmark = pytest.mark.skipif(not QEMU.is_file(), reason=f"no QEMU loader at {QEMU}")
 

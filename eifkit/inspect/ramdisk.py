@@ -13,8 +13,9 @@ import stat
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import FormatError
-from .image import EifImage, Source, open_source
+from ..errors import FormatError
+from ..image import EifImage
+from ..sources import Source, open_source
 from .initramfs import Member, is_gzip, iter_members
 
 ELF_MAGIC = b"\x7fELF"
@@ -47,7 +48,7 @@ class RamdiskInfo:
     findings: list[Finding] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
-        from .jsonfmt import OrderedObject
+        from ..jsonfmt import OrderedObject
 
         return OrderedObject(
             Index=self.index,

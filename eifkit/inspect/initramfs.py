@@ -19,8 +19,8 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from .atomic import atomic_output
-from .errors import FormatError, InputError
+from ..atomic import atomic_output
+from ..errors import FormatError, InputError
 
 MAGIC = b"070701"
 MAGIC_CRC = b"070702"

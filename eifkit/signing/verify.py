@@ -13,12 +13,13 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding
 
+from ..errors import EifError, SignatureError
+from ..format import MAX_SIGNATURE_SIZE
+from ..image import EifImage
+from ..measure import Measurements
+from ..sources import read_small
 from .cose import CoseSign1, decode_cose_sign1
-from .errors import EifError, SignatureError
-from .format import MAX_SIGNATURE_SIZE
-from .image import EifImage, read_small
-from .measure import Measurements
-from .signing import (
+from .signers import (
     PcrSignature,
     certificate_subject,
     decode_signature_section,

@@ -19,6 +19,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding
 
+from ..errors import SignatureError
+from ..jsonfmt import OrderedObject
 from .cose import (
     CoseAlgorithm,
     CoseSign1,
@@ -28,8 +30,6 @@ from .cose import (
     protected_header,
     sig_structure,
 )
-from .errors import SignatureError
-from .jsonfmt import OrderedObject
 
 CERT_KEY = "signing_certificate"
 SIGNATURE_KEY = "signature"
@@ -340,8 +340,9 @@ def attach_signature(image: Any, section: bytes) -> Any:
     """
     from dataclasses import replace as dc_replace
 
-    from .format import MAX_SECTIONS, SECTION_HEADER_SIZE, SectionType
-    from .image import BytesSource, Section
+    from ..format import MAX_SECTIONS, SECTION_HEADER_SIZE, SectionType
+    from ..image import Section
+    from ..sources import BytesSource
 
     sections = list(image.sections)
     idx = [i for i, s in enumerate(sections) if s.type == SectionType.SIGNATURE]

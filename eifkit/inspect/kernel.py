@@ -17,7 +17,7 @@ import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from .image import Source
+from ..sources import Source
 
 PREFIX = 1 << 20
 ARM64_MAGIC = b"ARM\x64"
@@ -37,7 +37,7 @@ class KernelInfo:
     details: dict[str, Any] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, Any]:
-        from .jsonfmt import OrderedObject
+        from ..jsonfmt import OrderedObject
 
         return OrderedObject(
             Format=self.format,
@@ -264,6 +264,6 @@ def inspect_source(source: Source) -> KernelInfo:
 
 
 def inspect_kernel(path: str | os.PathLike[str]) -> KernelInfo:
-    from .image import FileSource
+    from ..sources import FileSource
 
     return inspect_source(FileSource.open(path, "kernel"))

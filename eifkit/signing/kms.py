@@ -17,8 +17,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from ..errors import SignatureError
 from .cose import BY_KMS_SPEC, CoseAlgorithm, der_to_raw
-from .errors import SignatureError
 
 # arn:PARTITION:kms:REGION:ACCOUNT:key/KEY-ID (AWS's own pattern, also with key:ID)
 KMS_ARN = re.compile(

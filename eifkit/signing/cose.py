@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
     encode_dss_signature,
 )
 
-from .errors import SignatureError
+from ..errors import SignatureError
 
 COSE_SIGN1_TAG = 18
 HEADER_ALG = 1

@@ -12,9 +12,10 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from . import __version__, jsonfmt
-from .atomic import write_file_atomically
-from .build import (
+from .. import jsonfmt
+from .._version import __version__
+from ..atomic import write_file_atomically
+from ..build import (
     EIF_BUILD_TOOL,
     EIF_BUILD_TOOL_VERSION,
     BuildInputs,
@@ -22,10 +23,9 @@ from .build import (
     check_output_not_input,
     make_image,
 )
-from .cose import BY_NAME, ES384, algorithm_for_key, protected_header, sig_structure
-from .errors import EifError, InputError
-from .format import Arch
-from .measure import (
+from ..errors import EifError, InputError
+from ..format import Arch
+from ..measure import (
     ALGORITHM_LABELS,
     ALGORITHMS,
     DEFAULT_ALGORITHM,
@@ -33,10 +33,11 @@ from .measure import (
     measure_image,
     pcr_of_bytes,
 )
-from .metadata import load_custom_metadata, parse_kernel_config
-from .reader import read
-from .report import describe, describe_json, describe_text, table
-from .signing import (
+from ..metadata import load_custom_metadata, parse_kernel_config
+from ..reader import read
+from ..report import describe, describe_json, describe_text, table
+from ..signing.cose import BY_NAME, ES384, algorithm_for_key, protected_header, sig_structure
+from ..signing.signers import (
     PcrSignature,
     attach_signature,
     check_key_matches_certificate,
@@ -47,8 +48,8 @@ from .signing import (
     pcr0_payload,
     read_certificate_file,
 )
-from .verify import Expectations, read_signature, signature_check, verify_image
-from .writer import write
+from ..signing.verify import Expectations, read_signature, signature_check, verify_image
+from ..writer import write
 
 EXIT_OK = 0
 EXIT_CHECK_FAILED = 1
@@ -304,8 +305,8 @@ def _signing_inputs(args: argparse.Namespace) -> tuple[bytes, Any] | None:
 
 def _check_kernel(args: argparse.Namespace) -> Arch:
     """The EIF's arch: --arch, else the kernel's; refuse kernels Nitro cannot boot."""
-    from .image import FileSource
-    from .kernel import inspect_source
+    from ..inspect.kernel import inspect_source
+    from ..sources import FileSource
 
     info = inspect_source(FileSource.open(args.kernel, "kernel"))
     if info.format == "unknown":
@@ -405,7 +406,7 @@ def _ramdisk_paths(args: argparse.Namespace, stack: contextlib.ExitStack) -> lis
         return ramdisks
     import tempfile
 
-    from .initramfs import app_entries, tree_entries, write_archive
+    from ..inspect.initramfs import app_entries, tree_entries, write_archive
 
     tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="eifkit-ramdisks."))
     mtime = _mtime(None)
@@ -453,7 +454,7 @@ def _build_image(
     )
     image = make_image(inputs)
     if not args.no_lint:
-        from .lint import inspect_ramdisk
+        from ..inspect.ramdisk import inspect_ramdisk
 
         for i, (path, sec) in enumerate(zip(ramdisks, image.ramdisks, strict=True)):
             for finding in inspect_ramdisk(sec.source, i, arch.value).findings:
@@ -569,7 +570,7 @@ def _measure(args: argparse.Namespace, image: Any, algo: str = DEFAULT_ALGORITHM
 
 
 def _progress(args: argparse.Namespace, total: int, label: str) -> Any:
-    from .progress import Progress
+    from ..progress import Progress
 
     return Progress(total, label, enabled=not getattr(args, "quiet", False))
 
@@ -592,7 +593,7 @@ def _signature_fields(image: Any, m: Any) -> dict[str, Any]:
     """SigningCertificate and SignatureCheck for describe (nitro-cli's fields)."""
     if not image.is_signed:
         return {}
-    from .signing import certificate_info
+    from ..signing.signers import certificate_info
 
     try:
         sig = read_signature(image)
@@ -647,8 +648,8 @@ def _add_pcr(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _hash_file_pcr(path: str, algo: str) -> bytes:
-    from .image import FileSource
-    from .measure import new_hash, pcr_of_digest
+    from ..measure import new_hash, pcr_of_digest
+    from ..sources import FileSource
 
     src = FileSource.open(path, "input")
     h = new_hash(algo)
@@ -948,7 +949,7 @@ def _expected_pcrs(args: argparse.Namespace) -> dict[str, str]:
 def cmd_verify(args: argparse.Namespace) -> int:
     import datetime
 
-    from .verify import Check
+    from ..signing.verify import Check
 
     at = None
     if args.at:
@@ -1025,7 +1026,7 @@ def _add_fixtures(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 
 def cmd_fixtures(args: argparse.Namespace) -> int:
-    from .fixtures import CASES, generate
+    from ..loadertest import CASES, generate
 
     if args.list:
         rows = [[c.id, "signed" if c.signed else "", c.description] for c in CASES]
@@ -1038,7 +1039,7 @@ def cmd_fixtures(args: argparse.Namespace) -> int:
         raise InputError("give --base or build inputs (--kernel ...), not both")
     if args.base:
         read(args.base, strict=False)  # a clear error if it is not an EIF at all
-        from .fixtures.editor import EifEditor
+        from ..loadertest.editor import EifEditor
 
         base = EifEditor.from_file(args.base).data
     elif args.kernel or args.ramdisks or args.cmdline:
@@ -1111,7 +1112,7 @@ def _add_check(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from .fixtures import check_file
+    from ..loadertest import check_file
 
     if os.path.isdir(args.image):
         raise InputError("expected a file, found a directory", path=args.image)
@@ -1182,7 +1183,7 @@ def _mtime(value: int | None) -> int:
 
 
 def cmd_initramfs(args: argparse.Namespace) -> int:
-    from .initramfs import tree_entries, write_archive
+    from ..inspect.initramfs import tree_entries, write_archive
 
     entries = tree_entries(args.folder, mtime=_mtime(args.mtime), prefix=args.prefix)
     size = write_archive(entries, args.output)
@@ -1225,7 +1226,7 @@ def _add_extract(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
 
 
 def cmd_extract(args: argparse.Namespace) -> int:
-    from .extract import extract
+    from ..extract import extract
 
     image = read(args.image, strict=not args.lenient)
     try:
@@ -1280,7 +1281,7 @@ def _add_diff(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
-    from .diff import diff_images, diff_text
+    from ..diff import diff_images, diff_text
 
     a = read(args.a, strict=not args.lenient)
     b = read(args.b, strict=not args.lenient)

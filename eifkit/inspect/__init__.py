@@ -1,0 +1,1 @@
+"""Looking inside sections: kernels, ramdisks and the newc cpio format."""
