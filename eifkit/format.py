@@ -11,6 +11,7 @@ from __future__ import annotations
 import enum
 import struct
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from .errors import FormatError
 
@@ -24,16 +25,109 @@ ARCH_AARCH64_FLAG = 0x1
 DEFAULT_MEMORY = 1 << 30
 DEFAULT_CPUS = 2
 MAX_SIGNATURE_SIZE = 32768
-U64_MAX = (1 << 64) - 1
 
-# magic, version, flags, default_mem, default_cpus, reserved, num_sections,
-# 32 section offsets, 32 section sizes, unused, eif_crc32
-_HEADER_STRUCT = struct.Struct(f">4sHHQQHH{MAX_SECTIONS}Q{MAX_SECTIONS}QII")
-# section_type, flags, section_size
-_SECTION_STRUCT = struct.Struct(">HHQ")
-assert _HEADER_STRUCT.size == HEADER_SIZE
-assert _SECTION_STRUCT.size == SECTION_HEADER_SIZE
-assert _HEADER_STRUCT.size - 4 == CRC_OFFSET
+
+@dataclass(frozen=True)
+class Field:
+    """One field of an on-disk structure: its name, ``struct`` code, count and offset.
+
+    A field with ``count > 1`` is a table of that many items (the section offset and
+    size tables); ``item_size`` is one item's size in bytes.
+    """
+
+    name: str
+    code: str
+    count: int = 1
+    offset: int = 0
+
+    @property
+    def item_size(self) -> int:
+        return struct.calcsize(">" + self.code)
+
+    @property
+    def size(self) -> int:
+        return self.item_size * self.count
+
+    def item_offset(self, index: int = 0) -> int:
+        """Byte offset of item ``index`` of this field within its structure."""
+        return self.offset + index * self.item_size
+
+
+class Layout:
+    """An on-disk structure declared once as a field table.
+
+    The ``struct.Struct``, every field's offset, and pack/unpack to a dict are all
+    derived from the table, so the reader, the writer, error messages and the
+    loader-test editor cannot disagree about where a field is.
+    """
+
+    def __init__(self, name: str, fields: list[tuple[str, str] | tuple[str, str, int]]) -> None:
+        self.name = name
+        placed: list[Field] = []
+        offset = 0
+        for spec in fields:
+            count = spec[2] if len(spec) == 3 else 1
+            f = Field(spec[0], spec[1], count, offset)
+            placed.append(f)
+            offset += f.size
+        self.fields: tuple[Field, ...] = tuple(placed)
+        self.by_name: dict[str, Field] = {f.name: f for f in placed}
+        codes = "".join(f"{f.count}{f.code}" if f.count > 1 else f.code for f in placed)
+        self.struct = struct.Struct(">" + codes)
+        self.size = self.struct.size
+        assert self.size == offset, (name, self.size, offset)
+
+    def offset(self, name: str, index: int = 0) -> int:
+        """Byte offset of field ``name`` (item ``index`` of a table)."""
+        return self.by_name[name].item_offset(index)
+
+    def unpack(self, data: bytes) -> dict[str, Any]:
+        """Field name -> value (a tuple for tables) from exactly ``size`` bytes."""
+        values = self.struct.unpack(data)
+        out: dict[str, Any] = {}
+        i = 0
+        for f in self.fields:
+            if f.count > 1:
+                out[f.name] = tuple(values[i : i + f.count])
+            else:
+                out[f.name] = values[i]
+            i += f.count
+        return out
+
+    def pack(self, values: dict[str, object]) -> bytes:
+        flat: list[object] = []
+        for f in self.fields:
+            v = values[f.name]
+            if f.count > 1:
+                assert isinstance(v, tuple | list)
+                if len(v) != f.count:
+                    raise ValueError(f"{self.name}.{f.name} needs {f.count} items, got {len(v)}")
+                flat.extend(v)
+            else:
+                flat.append(v)
+        return self.struct.pack(*flat)
+
+
+HEADER = Layout(
+    "header",
+    [
+        ("magic", "4s"),
+        ("version", "H"),
+        ("flags", "H"),
+        ("default_mem", "Q"),
+        ("default_cpus", "Q"),
+        ("reserved", "H"),
+        ("num_sections", "H"),
+        ("section_offsets", "Q", MAX_SECTIONS),
+        ("section_sizes", "Q", MAX_SECTIONS),
+        ("unused", "I"),
+        ("eif_crc32", "I"),
+    ],
+)
+SECTION_HEADER = Layout("section header", [("type", "H"), ("flags", "H"), ("size", "Q")])
+assert HEADER.size == HEADER_SIZE
+assert SECTION_HEADER.size == SECTION_HEADER_SIZE
+assert HEADER.offset("eif_crc32") == CRC_OFFSET
 
 
 class SectionType(enum.IntEnum):
@@ -45,14 +139,6 @@ class SectionType(enum.IntEnum):
     RAMDISK = 3
     SIGNATURE = 4
     METADATA = 5
-
-
-def section_type(value: int) -> SectionType | int:
-    """Return the enum member for a known type, else the int itself (preserved)."""
-    try:
-        return SectionType(value)
-    except ValueError:
-        return value
 
 
 def section_type_name(value: int) -> str:
@@ -103,39 +189,17 @@ class EifHeader:
                 offset=0,
                 field="header",
             )
-        v = _HEADER_STRUCT.unpack(data)
-        n = MAX_SECTIONS
-        return cls(
-            magic=v[0],
-            version=v[1],
-            flags=v[2],
-            default_mem=v[3],
-            default_cpus=v[4],
-            reserved=v[5],
-            num_sections=v[6],
-            section_offsets=tuple(v[7 : 7 + n]),
-            section_sizes=tuple(v[7 + n : 7 + 2 * n]),
-            unused=v[7 + 2 * n],
-            crc32=v[8 + 2 * n],
-        )
+        v = HEADER.unpack(data)
+        v["crc32"] = v.pop("eif_crc32")
+        return cls(**v)
 
     def pack(self) -> bytes:
         """Serialize to exactly ``HEADER_SIZE`` bytes."""
         if len(self.section_offsets) != MAX_SECTIONS or len(self.section_sizes) != MAX_SECTIONS:
             raise ValueError("section tables must have exactly 32 entries")
-        return _HEADER_STRUCT.pack(
-            self.magic,
-            self.version,
-            self.flags,
-            self.default_mem,
-            self.default_cpus,
-            self.reserved,
-            self.num_sections,
-            *self.section_offsets,
-            *self.section_sizes,
-            self.unused,
-            self.crc32,
-        )
+        values: dict[str, object] = {f.name: getattr(self, f.name, None) for f in HEADER.fields}
+        values["eif_crc32"] = self.crc32
+        return HEADER.pack(values)
 
     @property
     def arch(self) -> Arch:
@@ -160,8 +224,7 @@ class SectionHeader:
                 f"section header needs {SECTION_HEADER_SIZE} bytes, found {len(data)}",
                 field="section header",
             )
-        t, f, s = _SECTION_STRUCT.unpack(data)
-        return cls(type=t, flags=f, size=s)
+        return cls(**SECTION_HEADER.unpack(data))
 
     def pack(self) -> bytes:
-        return _SECTION_STRUCT.pack(self.type, self.flags, self.size)
+        return SECTION_HEADER.pack({"type": self.type, "flags": self.flags, "size": self.size})

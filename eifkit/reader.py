@@ -32,6 +32,7 @@ from .errors import FormatError
 from .format import (
     ARCH_AARCH64_FLAG,
     CURRENT_VERSION,
+    HEADER,
     HEADER_SIZE,
     MAGIC,
     MAX_SECTIONS,
@@ -45,21 +46,6 @@ from .format import (
 from .image import EifImage, Filler, Section
 from .layout import CANONICAL_ORDER
 from .sources import FileRange
-
-# Byte offsets of header fields, for error messages.
-FIELD_OFFSETS = {
-    "magic": 0,
-    "version": 4,
-    "flags": 6,
-    "default_mem": 8,
-    "default_cpus": 16,
-    "reserved": 24,
-    "num_sections": 26,
-    "section_offsets": 28,
-    "section_sizes": 284,
-    "unused": 540,
-    "eif_crc32": 544,
-}
 
 
 def read(path: str | os.PathLike[str], *, strict: bool = True) -> EifImage:
@@ -85,8 +71,10 @@ def read(path: str | os.PathLike[str], *, strict: bool = True) -> EifImage:
 
 def _err(msg: str, field: str | None = None, offset: int | None = None) -> FormatError:
     if offset is None and field is not None:
-        base = field.split("[")[0]
-        offset = FIELD_OFFSETS.get(base)
+        base, _, index = field.partition("[")
+        known = HEADER.by_name.get(base)
+        if known is not None:
+            offset = known.item_offset(int(index.rstrip("]")) if index[:1].isdigit() else 0)
     return FormatError(msg, field=field, offset=offset)
 
 
@@ -118,14 +106,14 @@ def _parse(f, path: str, file_size: int, strict: bool) -> EifImage:  # type: ign
             raise _err(
                 f"section {i} starts at offset {off}, inside the {HEADER_SIZE}-byte header",
                 field=where,
-                offset=FIELD_OFFSETS["section_offsets"] + 8 * i,
+                offset=HEADER.offset("section_offsets", i),
             )
         if off + SECTION_HEADER_SIZE > file_size:
             raise _err(
                 f"section {i} header at offset {off} runs past the end of the file "
                 f"({file_size} bytes)",
                 field=where,
-                offset=FIELD_OFFSETS["section_offsets"] + 8 * i,
+                offset=HEADER.offset("section_offsets", i),
             )
         f.seek(off)
         sh = SectionHeader.unpack(f.read(SECTION_HEADER_SIZE))
@@ -181,7 +169,7 @@ def _parse(f, path: str, file_size: int, strict: bool) -> EifImage:  # type: ign
             raise _err(
                 f"section {i1} at offset {s1} overlaps section {i0} ({s0}..{e0})",
                 field=f"section_offsets[{i1}]",
-                offset=FIELD_OFFSETS["section_offsets"] + 8 * i1,
+                offset=HEADER.offset("section_offsets", i1),
             )
 
     counts = Counter(s.type for s in sections)
