@@ -59,7 +59,7 @@ class AtomicFile:
 
     def open(self, buffer_size: int = 1 << 20) -> BinaryIO:
         """A buffered binary file object over ``fd`` (closing it leaves ``fd`` open)."""
-        return io.BufferedWriter(_NamedWriter(self.fd, self.target), buffer_size)  # type: ignore[return-value]
+        return io.BufferedWriter(_NamedWriter(self.fd, self.target), buffer_size)
 
 
 def check_output_path(path: str | os.PathLike[str]) -> str:

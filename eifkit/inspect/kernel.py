@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..sources import Source
+from .elf import ARCH_OF_ELF_MACHINE, ARCH_OF_PE_MACHINE, ELF_MAGIC, elf_machine, pe_machine
 
 PREFIX = 1 << 20
 ARM64_MAGIC = b"ARM\x64"
@@ -52,67 +53,48 @@ class KernelInfo:
         )
 
 
-def _quiet_lief() -> Any:
-    import lief
-
-    lief.logging.disable()
-    return lief
+def _u8(data: bytes, offset: int) -> int:
+    return data[offset]
 
 
-def _pe_machine(prefix: bytes) -> str | None:
-    if prefix[:2] != b"MZ":
-        return None
-    lief = _quiet_lief()
-    pe = lief.PE.parse(list(prefix))
-    if pe is None:
-        return None
-    return str(pe.header.machine).split(".")[-1]
+def _u16(data: bytes, offset: int) -> int:
+    value: int = struct.unpack_from("<H", data, offset)[0]
+    return value
 
 
-def _elf_machine(prefix: bytes) -> tuple[str | None, int | None]:
-    lief = _quiet_lief()
-    elf = lief.ELF.parse(list(prefix))
-    if elf is None:
-        return None, None
-    h = elf.header
-    return str(h.machine_type).split(".")[-1], int(h.identity_class.value)
-
-
-ELF_ARCH = {"X86_64": "x86_64", "AARCH64": "aarch64", "I386": "i386", "ARM": "arm"}
-PE_ARCH = {"AMD64": "x86_64", "ARM64": "aarch64", "I386": "i386"}
+def _u32(data: bytes, offset: int) -> int:
+    value: int = struct.unpack_from("<I", data, offset)[0]
+    return value
 
 
 def _bzimage(prefix: bytes) -> KernelInfo:
-    u8 = lambda off: prefix[off]  # noqa: E731
-    u16 = lambda off: struct.unpack_from("<H", prefix, off)[0]  # noqa: E731
-    u32 = lambda off: struct.unpack_from("<I", prefix, off)[0]  # noqa: E731
-    protocol = u16(0x206)
-    setup_sects = u8(0x1F1) or 4
-    loadflags = u8(0x211)
+    protocol = _u16(prefix, 0x206)
+    setup_sects = _u8(prefix, 0x1F1) or 4
+    loadflags = _u8(prefix, 0x211)
     details: dict[str, Any] = {
         "BootProtocol": f"{protocol >> 8}.{protocol & 0xFF:02d}",
         "SetupSectors": setup_sects,
         "LoadFlags": loadflags,
         "LoadedHigh": bool(loadflags & 0x01),
-        "SyssizeBytes": u32(0x1F4) * 16,
+        "SyssizeBytes": _u32(prefix, 0x1F4) * 16,
     }
     if protocol >= 0x205:
-        details["Relocatable"] = bool(u8(0x234))
+        details["Relocatable"] = bool(_u8(prefix, 0x234))
     if protocol >= 0x20C:
-        xlf = u16(0x236)
+        xlf = _u16(prefix, 0x236)
         details["XLoadFlags"] = xlf
         details["Kernel64"] = bool(xlf & 0x1)
     if protocol >= 0x20A:
         details["PrefAddress"] = struct.unpack_from("<Q", prefix, 0x258)[0]
-        details["InitSize"] = u32(0x260)
+        details["InitSize"] = _u32(prefix, 0x260)
     version = None
-    ptr = u16(0x20E)
+    ptr = _u16(prefix, 0x20E)
     if ptr:
         start = ptr + 0x200
         end = prefix.find(b"\0", start, start + 512)
         if end > start:
             version = prefix[start:end].decode("utf-8", errors="replace")
-    machine = _pe_machine(prefix)
+    machine = pe_machine(prefix)
     arch = "x86_64"
     if protocol >= 0x20C and not details.get("Kernel64"):
         arch = "i386"
@@ -140,7 +122,7 @@ def _arm64(prefix: bytes, fmt: str = "arm64-image") -> KernelInfo:
         "PageSize": {0: "unspecified", 1: "4K", 2: "16K", 3: "64K"}[(flags >> 1) & 3],
     }
     version = _linux_version(prefix)
-    machine = _pe_machine(prefix)
+    machine = pe_machine(prefix)
     return KernelInfo(
         fmt,
         "aarch64",
@@ -171,9 +153,9 @@ def inspect_bytes(prefix: bytes, gunzip: Any = None) -> KernelInfo:
         return _bzimage(prefix)
     if len(prefix) >= 0x40 and prefix[0x38:0x3C] == ARM64_MAGIC:
         return _arm64(prefix)
-    if prefix[:4] == b"\x7fELF":
-        machine, _cls = _elf_machine(prefix)
-        arch = ELF_ARCH.get(machine or "", machine)
+    if prefix.startswith(ELF_MAGIC):
+        machine, _cls = elf_machine(prefix)
+        arch = ARCH_OF_ELF_MACHINE.get(machine or "", machine)
         return KernelInfo(
             "elf",
             arch,
@@ -187,10 +169,10 @@ def inspect_bytes(prefix: bytes, gunzip: Any = None) -> KernelInfo:
         )
     if prefix[:2] == b"MZ" and prefix[4:8] == b"zimg":
         comp = prefix[0x18:0x20].rstrip(b"\0").decode("ascii", errors="replace")
-        machine = _pe_machine(prefix)
+        machine = pe_machine(prefix)
         return KernelInfo(
             "arm64-zboot",
-            PE_ARCH.get(machine or "", machine),
+            ARCH_OF_PE_MACHINE.get(machine or "", machine),
             False,
             f"an EFI zboot image ({comp}-compressed); Nitro needs the uncompressed Image",
             None,
@@ -244,7 +226,7 @@ def scan_version(source: Source) -> str | None:
     if tail.startswith(needle):
         found.append(_linux_version(tail) or "")
     best = [b for b in found if re.search(r"#\d", b)]
-    return (best or found or [None])[0] or None
+    return (best or found or [""])[0] or None
 
 
 def inspect_source(source: Source) -> KernelInfo:

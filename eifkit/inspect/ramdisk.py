@@ -16,13 +16,12 @@ from typing import Any
 from ..errors import FormatError
 from ..image import EifImage
 from ..sources import Source, open_source
+from .elf import elf_arch
 from .initramfs import Member, is_gzip, iter_members
 
-ELF_MAGIC = b"\x7fELF"
 # A gzip ramdisk must be decompressed whole to be listed; by default only those up to
 # this size are (an uncompressed one is listed by seeking from header to header).
 GZIP_INSPECT_LIMIT = 256 << 20
-ARCH_OF_ELF = {"X86_64": "x86_64", "AARCH64": "aarch64", "I386": "i386", "ARM": "arm"}
 
 
 @dataclass(frozen=True)
@@ -60,20 +59,6 @@ class RamdiskInfo:
             Error=self.error,
             Inspected=not self.skipped,
         )
-
-
-def elf_arch(head: bytes) -> str | None:
-    """The CPU an ELF file is for, from its first bytes (lief), or None if not ELF."""
-    if not head.startswith(ELF_MAGIC):
-        return None
-    import lief
-
-    lief.logging.disable()
-    elf = lief.ELF.parse(list(head))
-    if elf is None:
-        return "unknown"
-    machine = str(elf.header.machine_type).split(".")[-1]
-    return ARCH_OF_ELF.get(machine, machine.lower())
 
 
 def _resolve(name: str, links: dict[str, str]) -> str:
