@@ -83,6 +83,32 @@ def test_hello_kernel_facts():
     assert f"version {info.version.split()[0]}" in _file(HELLO / "bzImage")
 
 
+@pytest.mark.parametrize("size", [0x210, 0x240, 0x263])
+def test_truncated_bzimage_is_reported_not_a_traceback(tmp_path, capsys, size):
+    # The first bytes of the real hello kernel, cut inside the setup header: 0.1 raised
+    # IndexError / struct.error here.
+    kernel = tmp_path / "short-bzImage"
+    kernel.write_bytes((HELLO / "bzImage").read_bytes()[:size])
+    info = inspect_kernel(kernel)
+    assert (info.format, info.bootable) == ("bzImage", False)
+    assert f"{size} bytes" in info.problem
+    code = build_with_hello_init(str(kernel), str(tmp_path / "o.eif"))
+    err = capsys.readouterr().err
+    assert code == 2 and "truncated bzImage" in err and "Traceback" not in err
+    assert not (tmp_path / "o.eif").exists()
+
+
+@pytest.mark.parametrize("class_byte", [0, 3, 0xFF])
+def test_elf_with_an_invalid_class_byte_is_classified(tmp_path, class_byte):
+    # An ELF header whose EI_CLASS is neither 1 nor 2 (0.1: AttributeError from lief).
+    elf = bytearray(_fetch(realkernel.busybox, "amd64").read_bytes()[:4096])
+    elf[4] = class_byte
+    path = tmp_path / "odd.elf"
+    path.write_bytes(bytes(elf))
+    info = inspect_kernel(path)
+    assert (info.format, info.bootable) == ("elf", False)
+
+
 @pytest.mark.parametrize("arch, expected", [("amd64", "x86_64"), ("arm64", "aarch64")])
 def test_elf_vmlinux_is_refused_by_build(tmp_path, capsys, arch, expected):
     elf = _fetch(realkernel.busybox, arch)  # any ELF stands for a vmlinux here

@@ -28,13 +28,12 @@ def _enum_name(value: object) -> str:
     return str(value).split(".")[-1]
 
 
-def elf_machine(head: bytes) -> tuple[str | None, int | None]:
-    """(lief's machine name, ELF class) from an ELF file's first bytes, or (None, None)."""
+def elf_machine(head: bytes) -> str | None:
+    """lief's machine name from an ELF file's first bytes, or None if lief cannot parse it."""
     elf = _lief().ELF.parse(list(head))
     if elf is None:
-        return None, None
-    header = elf.header
-    return _enum_name(header.machine_type), int(header.identity_class.value)
+        return None
+    return _enum_name(elf.header.machine_type)
 
 
 def pe_machine(head: bytes) -> str | None:
@@ -52,7 +51,7 @@ def elf_arch(head: bytes) -> str | None:
     case), ``unknown`` for an ELF file lief cannot parse, or None if it is not ELF."""
     if not head.startswith(ELF_MAGIC):
         return None
-    machine, _class = elf_machine(head)
+    machine = elf_machine(head)
     if machine is None:
         return "unknown"
     return ARCH_OF_ELF_MACHINE.get(machine, machine.lower())

@@ -67,7 +67,19 @@ def _u32(data: bytes, offset: int) -> int:
     return value
 
 
+# The setup-header fields read below end at 0x264 (init_size); a bzImage is far larger.
+BZ_HEADER_END = 0x264
+
+
 def _bzimage(prefix: bytes) -> KernelInfo:
+    if len(prefix) < BZ_HEADER_END:
+        return KernelInfo(
+            "bzImage",
+            "x86_64",
+            False,
+            f"a truncated bzImage: {len(prefix)} bytes, shorter than its "
+            f"{BZ_HEADER_END}-byte setup header",
+        )
     protocol = _u16(prefix, 0x206)
     setup_sects = _u8(prefix, 0x1F1) or 4
     loadflags = _u8(prefix, 0x211)
@@ -154,7 +166,7 @@ def inspect_bytes(prefix: bytes, gunzip: Any = None) -> KernelInfo:
     if len(prefix) >= 0x40 and prefix[0x38:0x3C] == ARM64_MAGIC:
         return _arm64(prefix)
     if prefix.startswith(ELF_MAGIC):
-        machine, _cls = elf_machine(prefix)
+        machine = elf_machine(prefix)
         arch = ARCH_OF_ELF_MACHINE.get(machine or "", machine)
         return KernelInfo(
             "elf",
