@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import errno
 import os
+import signal
 
 import pytest
 
 from eifkit.atomic import atomic_output, write_file_atomically
 from eifkit.errors import InputError
 from eifkit.inspect.initramfs import Entry, write_archive
+from eifkit.termination import Terminated, termination_raises
 
 
 def test_a_written_file_gets_the_umask_permissions_and_no_temp_file_stays(tmp_path):
@@ -79,3 +81,95 @@ def test_initramfs_on_a_full_disk_names_its_output(tmp_path, monkeypatch):
     assert e.value.filename == str(out)
     monkeypatch.undo()
     assert [p.name for p in tmp_path.iterdir()] == ["init"]
+
+
+def test_replacing_a_file_keeps_its_mode(tmp_path):
+    target = tmp_path / "private.eif"
+    target.write_bytes(b"old")
+    target.chmod(0o600)
+    old = os.umask(0o022)
+    try:
+        write_file_atomically(target, b"new")
+    finally:
+        os.umask(old)
+    assert target.read_bytes() == b"new"
+    assert target.stat().st_mode & 0o7777 == 0o600
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="giving a file to another owner needs root")
+def test_replacing_a_file_keeps_its_owner_where_permitted(tmp_path):
+    target = tmp_path / "theirs.eif"
+    target.write_bytes(b"old")
+    os.chown(target, 12345, 23456)
+    target.chmod(0o640)
+    write_file_atomically(target, b"new")
+    st = target.stat()
+    assert (st.st_uid, st.st_gid, st.st_mode & 0o7777) == (12345, 23456, 0o640)
+
+
+def test_a_symlink_as_output_has_its_target_replaced(tmp_path):
+    real = tmp_path / "real.eif"
+    real.write_bytes(b"old")
+    link = tmp_path / "link.eif"
+    link.symlink_to(real.name)
+    write_file_atomically(link, b"new")
+    assert link.is_symlink() and os.readlink(link) == "real.eif"
+    assert real.read_bytes() == b"new"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link.eif", "real.eif"]
+
+
+def _spellings(tmp_path):
+    key = tmp_path / "key.pem"
+    key.write_bytes(b"secret")
+    (tmp_path / "hard.pem").hardlink_to(key)
+    (tmp_path / "soft.pem").symlink_to(key)
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    return key, [
+        str(key),
+        str(tmp_path / "." / "key.pem"),
+        str(sub / ".." / "key.pem"),
+        str(tmp_path / "hard.pem"),
+        str(tmp_path / "soft.pem"),
+    ]
+
+
+def test_an_output_that_is_an_input_is_refused_however_spelled(tmp_path):
+    key, spellings = _spellings(tmp_path)
+    for out in spellings:
+        with pytest.raises(InputError, match="also an input"):
+            write_file_atomically(out, b"EIF bytes", inputs=[None, str(key)])
+        assert key.read_bytes() == b"secret", out
+    leftovers = sorted(p.name for p in tmp_path.iterdir())
+    assert leftovers == ["hard.pem", "key.pem", "soft.pem", "sub"]
+
+
+def test_an_output_inside_an_input_folder_is_refused(tmp_path):
+    tree = tmp_path / "tree"
+    (tree / "etc").mkdir(parents=True)
+    (tmp_path / "outside").symlink_to(tree / "etc")
+    for out in [tree / "a", tree / "etc" / "b.cpio", tmp_path / "outside" / "c.cpio"]:
+        with pytest.raises(InputError, match="inside the input folder"):
+            write_file_atomically(out, b"cpio", inputs=[tree])
+    assert sorted(p.name for p in tree.rglob("*")) == ["etc"]
+    write_file_atomically(tmp_path / "tree.cpio", b"cpio", inputs=[tree])
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_a_termination_signal_mid_write_leaves_no_temporary_file(tmp_path, signum):
+    target = tmp_path / "out.eif"
+    before = signal.getsignal(signum)
+    with (
+        pytest.raises(Terminated) as caught,
+        termination_raises(),
+        atomic_output(target) as af,
+        af.open() as f,
+    ):
+        f.write(b"half")
+        f.flush()
+        assert len(list(tmp_path.iterdir())) == 1  # the hidden temporary file
+        os.kill(os.getpid(), signum)
+        f.write(b"never")
+    assert caught.value.signum == signum and caught.value.exit_code == 128 + signum
+    assert list(tmp_path.iterdir()) == []
+    assert signal.getsignal(signum) is before
