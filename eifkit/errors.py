@@ -56,3 +56,21 @@ class SignatureError(EifError):
 
 class InputError(EifError):
     """A build input (kernel, ramdisk, cmdline, output path ...) is unusable."""
+
+
+class LimitError(EifError):
+    """Reading an input would take more work or memory than a limit allows (a
+    decompression bomb, millions of entries ...). ``limit`` names the limit that was
+    reached (e.g. ``max_bytes``) so that a front end can say how to raise it."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        limit: str,
+        path: str | None = None,
+        offset: int | None = None,
+        field: str | None = None,
+    ) -> None:
+        super().__init__(message, path=path, offset=offset, field=field)
+        self.limit = limit

@@ -7,6 +7,7 @@ import os
 import re
 import shutil
 import stat
+import struct
 import subprocess
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import pytest
 
 from eifkit import read
 from eifkit.cli import main
+from eifkit.inspect.elf import elf_arch
 from eifkit.inspect.initramfs import Entry, app_entries, list_archive, tree_entries, write_archive
 from eifkit.inspect.kernel import inspect_kernel
 from tests import realkernel
@@ -98,9 +100,37 @@ def test_truncated_bzimage_is_reported_not_a_traceback(tmp_path, capsys, size):
     assert not (tmp_path / "o.eif").exists()
 
 
+def _elf_header(ei_class: int, ei_data: int, machine: int) -> bytes:
+    fmt = "<" if ei_data == 1 else ">"
+    ident = b"\x7fELF" + bytes([ei_class, ei_data, 1, 0]) + bytes(8)
+    return (ident + struct.pack(fmt + "HHI", 2, machine, 1)).ljust(64, b"\0")
+
+
+# (EI_CLASS, EI_DATA, e_machine) -> eifkit's arch, and a word `file` prints for the same
+# header (libmagic's own table: an independent reading of the machine field).
+ELF_HEADERS = [
+    ((2, 1, 62), "x86_64", "x86-64"),
+    ((2, 1, 183), "aarch64", "aarch64"),
+    ((1, 1, 3), "i386", "80386"),
+    ((2, 2, 22), "s390", "S/390"),
+    ((2, 2, 21), "ppc64", "64-bit PowerPC"),
+    ((2, 1, 243), "riscv", "RISC-V"),
+    ((2, 1, 9999), "em_9999", "ELF 64-bit LSB"),
+]
+
+
+@pytest.mark.parametrize("fields, arch, file_says", ELF_HEADERS)
+def test_elf_machine_both_byte_orders_agree_with_file(tmp_path, fields, arch, file_says):
+    head = _elf_header(*fields)
+    assert elf_arch(head) == arch
+    path = tmp_path / "h.elf"
+    path.write_bytes(head)
+    assert file_says in _file(path)
+
+
 @pytest.mark.parametrize("class_byte", [0, 3, 0xFF])
 def test_elf_with_an_invalid_class_byte_is_classified(tmp_path, class_byte):
-    # An ELF header whose EI_CLASS is neither 1 nor 2 (0.1: AttributeError from lief).
+    # An ELF header whose EI_CLASS is neither 1 nor 2 (0.1: AttributeError from its parser).
     elf = bytearray(_fetch(realkernel.busybox, "amd64").read_bytes()[:4096])
     elf[4] = class_byte
     path = tmp_path / "odd.elf"

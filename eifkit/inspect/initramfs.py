@@ -11,16 +11,18 @@ and, for ``.gz``, a gzip header with no file name and mtime 0.
 from __future__ import annotations
 
 import gzip
+import importlib
 import io
 import os
 import stat
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import Any, BinaryIO, cast
 
 from ..atomic import atomic_output
-from ..errors import FormatError, InputError
+from ..errors import FormatError, InputError, LimitError
+from ..limits import INSPECT_LIMITS, PATH_MAX, ExpansionLimits
 
 MAGIC = b"070701"
 MAGIC_CRC = b"070702"
@@ -229,45 +231,132 @@ def is_gzip(f: BinaryIO) -> bool:
 DataSink = Callable[[Entry], Callable[[bytes], None] | None]
 
 
+def _gunzip_stream(f: BinaryIO) -> BinaryIO:
+    """The decompressed bytes of a gzip file (isal's reader, a few times faster than
+    zlib's; the package has no type information)."""
+    igzip: Any = importlib.import_module("isal.igzip")
+    return cast(BinaryIO, igzip.IGzipFile(fileobj=f, mode="rb"))
+
+
+class _ArchiveStream:
+    """The archive's (decompressed) bytes, counted against the limits, with a pushback
+    buffer so that zero padding can be skipped in large reads."""
+
+    def __init__(self, f: BinaryIO, limits: ExpansionLimits) -> None:
+        self.gzip = is_gzip(f)
+        self._stream = _gunzip_stream(f) if self.gzip else f
+        self._seekable = not self.gzip and f.seekable()
+        self._size = _size(f) if self._seekable else None
+        self._pending = b""
+        self.limits = limits
+        self.pos = 0  # offset in the uncompressed archive
+        self.read_bytes = 0  # bytes read (decompressed), against limits.max_bytes
+
+    def read(self, n: int) -> bytes:
+        data = self._pending[:n]
+        self._pending = self._pending[n:]
+        if len(data) < n:
+            self._charge(n - len(data))
+            try:
+                data += self._stream.read(n - len(data))
+            except (OSError, EOFError, zlib.error) as e:
+                raise FormatError(
+                    f"gzip stream is damaged: {e}", offset=self.pos, field="cpio"
+                ) from None
+        self.pos += len(data)
+        return data
+
+    def unread(self, data: bytes) -> None:
+        self._pending = data + self._pending
+        self.pos -= len(data)
+
+    def skip(self, n: int) -> bool:
+        """Skip ``n`` bytes by seeking if possible (True), else leave it to the caller."""
+        if not self._seekable or self._pending or self._size is None:
+            return False
+        if self._stream.tell() + n > self._size:
+            return False  # truncated: reading says where and how much is missing
+        self._stream.seek(n, io.SEEK_CUR)
+        self.pos += n
+        return True
+
+    def skip_zeros(self) -> int:
+        """Skip zero bytes (padding between concatenated archives) in large reads."""
+        skipped = 0
+        while True:
+            chunk = self.read(BUFFER)
+            if not chunk:
+                return skipped
+            rest = chunk.lstrip(b"\0")
+            skipped += len(chunk) - len(rest)
+            if rest:
+                self.unread(rest)
+                return skipped
+
+    def _charge(self, n: int) -> None:
+        self.read_bytes += n
+        if self.read_bytes > self.limits.max_bytes + BUFFER:
+            raise LimitError(
+                f"stopped after reading {self.limits.max_bytes} bytes of archive data "
+                "(the limit for this command)",
+                limit="max_bytes",
+                offset=self.pos,
+                field="cpio",
+            )
+
+
+def _header_fields(head: bytes, pos: int) -> list[int]:
+    if head[:6] not in (MAGIC, MAGIC_CRC):
+        raise FormatError(f"not a newc cpio header (magic {head[:6]!r})", offset=pos, field="cpio")
+    try:
+        return [int(head[6 + 8 * i : 14 + 8 * i], 16) for i in range(13)]
+    except ValueError:
+        raise FormatError("cpio header has non-hex fields", offset=pos, field="cpio") from None
+
+
+def _printable(name: bytes) -> str:
+    """A name as text for messages and listings (undecodable bytes kept as escapes)."""
+    return name.decode("utf-8", errors="surrogateescape")
+
+
 def iter_members(
     f: BinaryIO,
     *,
     keep_data: bool | Callable[[Entry], bool] = False,
+    keep_limit: int = 16 << 20,
     prefix: int = 0,
     digest: bool = False,
     sink: DataSink | None = None,
+    limits: ExpansionLimits = INSPECT_LIMITS,
 ) -> Iterator[Member]:
     """Stream the members of a newc archive (plain or gzip; concatenated archives too).
 
     Memory stays bounded: data is read in chunks, kept only as asked (``keep_data`` up
-    to 16 MiB per member, ``prefix`` bytes, or a SHA-256); an uncompressed archive's
-    data is skipped by seeking when nothing is asked of it. Raises FormatError with the
-    offset (in the uncompressed stream) of a truncated or non-cpio member.
-    ``keep_data`` may be a predicate on the entry; ``sink(entry)`` may return a function
-    that receives the member's data chunk by chunk (for unpacking in one pass).
+    to ``keep_limit`` bytes per member, ``prefix`` bytes, or a SHA-256); an uncompressed
+    archive's data is skipped by seeking when nothing is asked of it; zero padding is
+    skipped in large reads. Work is bounded by ``limits`` (bytes read after
+    decompression, members): past them a :class:`LimitError` is raised. A name longer
+    than PATH_MAX (which the kernel skips) is a FormatError, so no name is ever held
+    whole. Raises FormatError with the offset (in the uncompressed stream) of a
+    truncated or non-cpio member. ``keep_data`` may be a predicate on the entry;
+    ``sink(entry)`` may return a function that receives the member's data chunk by
+    chunk (for unpacking in one pass).
     """
     import hashlib
 
-    gz = is_gzip(f)
-    stream: BinaryIO = gzip.GzipFile(fileobj=f, mode="rb") if gz else f  # type: ignore[assignment]
-    seekable = not gz and f.seekable()
-    pos = 0
+    stream = _ArchiveStream(f, limits)
     seen_any = False
-
-    def read(n: int) -> bytes:
-        try:
-            return stream.read(n)
-        except (OSError, EOFError, zlib.error) as e:
-            raise FormatError(f"gzip stream is damaged: {e}", offset=pos, field="cpio") from None
-
+    count = 0
     while True:
-        head = read(HEADER_SIZE)
+        pos = stream.pos
+        head = stream.read(HEADER_SIZE)
         if not head:
             if not seen_any:
                 raise FormatError("empty archive, expected a newc cpio", offset=0, field="cpio")
             return
-        if head.strip(b"\0") == b"":  # zero padding between concatenated archives
-            pos += len(head)
+        if head[:1] == b"\0":  # zero padding between concatenated archives
+            stream.unread(head)
+            stream.skip_zeros()
             continue
         if len(head) < HEADER_SIZE:
             raise FormatError(
@@ -275,24 +364,31 @@ def iter_members(
                 offset=pos,
                 field="cpio",
             )
-        if head[:6] not in (MAGIC, MAGIC_CRC):
-            raise FormatError(
-                f"not a newc cpio header (magic {head[:6]!r})", offset=pos, field="cpio"
-            )
-        try:
-            v = [int(head[6 + 8 * i : 14 + 8 * i], 16) for i in range(13)]
-        except ValueError:
-            raise FormatError("cpio header has non-hex fields", offset=pos, field="cpio") from None
+        v = _header_fields(head, pos)
         ino, mode, uid, gid, nlink, mtime, size, dmaj, dmin, rmaj, rmin, namesize, _chk = v
+        if namesize > PATH_MAX + 1:
+            raise FormatError(
+                f"name size is {namesize} bytes, more than the kernel's PATH_MAX "
+                f"({PATH_MAX}); it would skip this entry",
+                offset=pos + 94,
+                field="cpio namesize",
+            )
+        count += 1
+        if count > limits.max_entries:
+            raise LimitError(
+                f"stopped after {limits.max_entries} members (the limit for this command)",
+                limit="max_entries",
+                offset=pos,
+                field="cpio",
+            )
         name_len = namesize + _pad(HEADER_SIZE + namesize)
-        name_raw = read(name_len)
+        name_raw = stream.read(name_len)
         if len(name_raw) < name_len:
             raise FormatError("truncated cpio name", offset=pos + HEADER_SIZE, field="cpio")
-        name = name_raw[: max(namesize - 1, 0)].decode("utf-8", errors="surrogateescape")
-        data_at = pos + HEADER_SIZE + name_len
+        name = _printable(name_raw[: max(namesize - 1, 0)])
+        data_at = stream.pos
         seen_any = True
         if name == TRAILER:
-            pos = data_at
             continue  # another archive may follow (the kernel accepts concatenations)
         entry = Entry(
             name,
@@ -311,24 +407,19 @@ def iter_members(
         )
         is_data = stat.S_ISREG(mode) or stat.S_ISLNK(mode)
         keep = keep_data(entry) if callable(keep_data) else keep_data
-        want_all = keep and is_data and size <= (16 << 20)
+        want_all = keep and is_data and size <= keep_limit
         out = sink(entry) if sink is not None and is_data else None
         want_head = prefix if stat.S_ISREG(mode) else 0
         hasher = hashlib.sha256() if digest and is_data else None
         total = size + _pad(size)
-        if seekable and not (want_all or want_head or hasher or out):
-            here = stream.tell()
-            end = stream.seek(total, io.SEEK_CUR)
-            if end - here != total or end > _size(stream):
-                raise FormatError(f"{name}: data truncated", offset=data_at, field="cpio")
-            pos = data_at + total
+        if not (want_all or want_head or hasher or out) and stream.skip(total):
             yield Member(entry)
             continue
         kept = bytearray()
         head_bytes = bytearray()
         left, done = total, 0
         while left:
-            chunk = read(min(left, BUFFER))
+            chunk = stream.read(min(left, BUFFER))
             if not chunk:
                 raise FormatError(
                     f"{name}: data truncated ({left} bytes missing)",
@@ -346,7 +437,6 @@ def iter_members(
                 out(useful)
             done += len(chunk)
             left -= len(chunk)
-        pos = data_at + total
         yield Member(
             entry,
             bytes(kept) if want_all else None,

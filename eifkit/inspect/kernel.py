@@ -2,7 +2,7 @@
 
 Only the first bytes of the kernel are read (:data:`PREFIX`), never the whole file:
 x86 boot-protocol and arm64 Image headers are parsed by hand (fixed little-endian
-layouts), PE (EFI stub) and ELF headers with lief on that prefix.
+layouts), PE (EFI stub) and ELF headers (inspect/elf.py) on that prefix.
 
 What Nitro can boot: an x86_64 bzImage, or an *uncompressed* arm64 Image. An ELF
 ``vmlinux`` or a compressed arm64 ``vmlinuz`` is refused by ``eifkit build``.

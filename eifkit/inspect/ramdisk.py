@@ -13,8 +13,9 @@ import stat
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import FormatError
+from ..errors import EifError, FormatError, LimitError
 from ..image import EifImage
+from ..limits import INSPECT_LIMITS, PATH_MAX, ExpansionLimits
 from ..sources import Source, open_source
 from .elf import elf_arch
 from .initramfs import Member, is_gzip, iter_members
@@ -61,70 +62,139 @@ class RamdiskInfo:
         )
 
 
-def _resolve(name: str, links: dict[str, str]) -> str:
-    seen = set()
-    while name in links and name not in seen:
-        seen.add(name)
-        target = links[name]
-        name = posixpath.normpath(
-            target.lstrip("/")
-            if target.startswith("/")
-            else posixpath.join(posixpath.dirname(name), target)
-        )
-    return name
+# Names whose presence the checks ask about (nitro-cli's bootstrap and app layouts).
+_LAYOUT_NAMES = frozenset({"init", "nsm.ko", "rootfs", "cmd", "env"})
+# How many symlinks /init may lead through (the kernel's own limit is 40; eifkit's
+# check follows fewer, each with one more read of the ramdisk).
+MAX_INIT_LINKS = 8
 
 
-def inspect_ramdisk(source: Source, index: int, arch: str, *, deep: bool = False) -> RamdiskInfo:
-    """Read a ramdisk's member headers (and a few heads of files). A gzip ramdisk larger
-    than :data:`GZIP_INSPECT_LIMIT` is only identified unless ``deep``."""
+def _normalised(name: str) -> str:
+    return posixpath.normpath(name.lstrip("/")) if name else ""
+
+
+def _link_target(link: str, target: str) -> str:
+    """Where a symlink named ``link`` with contents ``target`` leads (archive names)."""
+    joined = target if target.startswith("/") else posixpath.join(posixpath.dirname(link), target)
+    return _normalised(joined)
+
+
+@dataclass
+class _Scan:
+    """What one pass over a ramdisk keeps: a count, the layout names present, and the
+    last member named ``wanted`` (the kernel keeps the last of duplicates)."""
+
+    entries: int = 0
+    present: set[str] = field(default_factory=set)
+    found: Member | None = None
+
+
+def _scan(source: Source, wanted: str, limits: ExpansionLimits, scan: _Scan | None = None) -> _Scan:
+    """One pass; ``scan`` (if given) is filled in as it goes, so a caller that catches
+    an error still has the count so far."""
+    scan = _Scan() if scan is None else scan
+    with open_source(source) as f:
+        for m in iter_members(
+            f,
+            prefix=64,
+            keep_data=lambda e: stat.S_ISLNK(e.mode) and _normalised(e.name) == wanted,
+            keep_limit=PATH_MAX,
+            limits=limits,
+        ):
+            scan.entries += 1
+            name = _normalised(m.entry.name)
+            if name in _LAYOUT_NAMES:
+                scan.present.add(name)
+            if name == wanted:
+                scan.found = m
+    return scan
+
+
+def _init_facts(source: Source, init: Member, limits: ExpansionLimits) -> dict[str, Any]:
+    """/init as the kernel would run it: follow symlinks (one more pass each)."""
+    name, member = "init", init
+    seen = {name}
+    while stat.S_ISLNK(member.entry.mode) and len(seen) <= MAX_INIT_LINKS:
+        if member.data is None:  # a target longer than PATH_MAX: the kernel skips it
+            break
+        target = _link_target(name, member.data.decode("utf-8", errors="replace"))
+        if target in seen:
+            break
+        seen.add(target)
+        found = _scan(source, target, limits).found
+        if found is None:
+            return {
+                "Path": "/init",
+                "Target": "/" + target,
+                "Kind": "dangling symlink",
+                "Executable": False,
+                "Arch": None,
+            }
+        name, member = target, found
+    regular = stat.S_ISREG(member.entry.mode)
+    return {
+        "Path": "/init",
+        "Target": "/" + name if name != "init" else None,
+        "Kind": member.entry.kind,
+        "Executable": bool(member.entry.mode & 0o111) and regular,
+        "Arch": elf_arch(member.head) if regular and member.head else None,
+    }
+
+
+def _init_facts_unfollowed(init: Member) -> dict[str, Any]:
+    return {
+        "Path": "/init",
+        "Target": None,
+        "Kind": init.entry.kind,
+        "Executable": False,
+        "Arch": None,
+    }
+
+
+def inspect_ramdisk(
+    source: Source,
+    index: int,
+    arch: str,
+    *,
+    deep: bool = False,
+    limits: ExpansionLimits = INSPECT_LIMITS,
+) -> RamdiskInfo:
+    """Read a ramdisk's member headers (and the head of /init). A gzip ramdisk larger
+    than :data:`GZIP_INSPECT_LIMIT` is only identified unless ``deep``.
+
+    Memory does not grow with the ramdisk: only the layout names present and the
+    /init member are kept; an /init symlink is followed with one more pass per link.
+    Work is bounded by ``limits``: past them the ramdisk is reported as not fully
+    inspected."""
     info = RamdiskInfo(index)
-    members: dict[str, Member] = {}
-    links: dict[str, str] = {}
-    count = 0
     with open_source(source) as f:
         info.format = "cpio.gz" if is_gzip(f) else "cpio"
-        if info.format == "cpio.gz" and source.size > GZIP_INSPECT_LIMIT and not deep:
-            info.error = (
-                f"not inspected: a {source.size}-byte gzip ramdisk is decompressed only with --deep"
-            )
-            info.skipped = True
-            return info
+    if info.format == "cpio.gz" and source.size > GZIP_INSPECT_LIMIT and not deep:
+        info.error = (
+            f"not inspected: a {source.size}-byte gzip ramdisk is decompressed only with --deep"
+        )
+        info.skipped = True
+        return info
+    scan = _Scan()
+    try:
+        _scan(source, "init", limits, scan)
+    except LimitError as e:
+        info.error = f"not fully inspected: {e.message}"
+        info.skipped = True
+        return info
+    except FormatError as e:
+        info.error = f"offset {e.offset}: {e.message}" if e.offset is not None else e.message
+        if scan.entries == 0:
+            info.format = "not cpio"
+    if scan.found is not None:
         try:
-            symlink = lambda e: stat.S_ISLNK(e.mode)  # noqa: E731 - targets are small
-            for m in iter_members(f, prefix=64, keep_data=symlink):
-                count += 1
-                name = posixpath.normpath(m.entry.name.lstrip("/")) if m.entry.name else ""
-                if m.data is not None:
-                    links[name] = m.data.decode("utf-8", errors="replace")
-                if (
-                    name in ("init", "nsm.ko", "rootfs", "cmd", "env")
-                    or name.startswith(("bin/", "sbin/", "usr/", "lib/"))
-                    or stat.S_ISLNK(m.entry.mode)
-                    or (m.entry.mode & 0o111)
-                ):
-                    members[name] = m
-        except FormatError as e:
-            info.error = f"offset {e.offset}: {e.message}" if e.offset is not None else e.message
-            if count == 0:
-                info.format = "not cpio"
-    info.entries = count
-    info.has_nsm_ko = "nsm.ko" in members
-    info.has_rootfs = "rootfs" in members
-    info.nitro_cli_layout = all(n in members for n in ("rootfs", "cmd", "env"))
-    if "init" in members:
-        real = _resolve("init", links)
-        target = members.get(real)
-        mode = target.entry.mode if target else members["init"].entry.mode
-        init: dict[str, Any] = {
-            "Path": "/init",
-            "Target": "/" + real if real != "init" else None,
-            "Kind": target.entry.kind if target else "dangling symlink",
-            "Executable": bool(mode & 0o111)
-            and target is not None
-            and stat.S_ISREG(target.entry.mode),
-            "Arch": elf_arch(target.head or b"") if target and target.head else None,
-        }
-        info.init = init
+            info.init = _init_facts(source, scan.found, limits)
+        except EifError:  # the ramdisk is damaged or too large past /init: said above
+            info.init = _init_facts_unfollowed(scan.found)
+    info.entries = scan.entries
+    info.has_nsm_ko = "nsm.ko" in scan.present
+    info.has_rootfs = "rootfs" in scan.present
+    info.nitro_cli_layout = {"rootfs", "cmd", "env"} <= scan.present
     _findings(info, arch)
     return info
 

@@ -1,0 +1,164 @@
+"""Hostile ramdisks: decompression bombs, huge names and link targets, millions of entries.
+
+Each is built here, small on disk, and read by the ramdisk check (what describe and
+build run) and by the cpio reader; memory is measured with tracemalloc and must not
+follow the input's expanded size. Issue 11, item 3: 0.1 took 61 s on a 10 GiB gzip bomb,
+1.36 GiB of memory on 40 symlinks with 16 MiB targets, 1.07 GiB on a 0xFFFFFFF0 name
+size and 632 MiB on a million empty files.
+"""
+
+from __future__ import annotations
+
+import io
+import stat
+import tracemalloc
+import zlib
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from eifkit.errors import FormatError, LimitError
+from eifkit.inspect.initramfs import Entry, header_bytes, iter_members
+from eifkit.inspect.ramdisk import inspect_ramdisk
+from eifkit.limits import INSPECT_LIMITS, ExpansionLimits
+from eifkit.sources import FileSource
+
+MiB = 1 << 20
+HELLO = Path(__file__).resolve().parents[1] / "examples" / "hello"
+
+
+def _pad4(n: int) -> bytes:
+    return b"\0" * ((4 - n % 4) % 4)
+
+
+def member(name: str, mode: int, data: bytes = b"", size: int | None = None) -> bytes:
+    """One newc member; ``size`` may claim more data than ``data`` holds."""
+    head = header_bytes(Entry(name, mode, len(data) if size is None else size))
+    return head + data + _pad4(len(data))
+
+
+def trailer() -> bytes:
+    return member("TRAILER!!!", 0)
+
+
+def gzip_stream(parts: Iterable[bytes]) -> bytes:
+    z = zlib.compressobj(9, zlib.DEFLATED, 31)
+    return b"".join(z.compress(p) for p in parts) + z.flush()
+
+
+def zeros(total: int) -> Iterable[bytes]:
+    block = bytes(MiB)
+    for _ in range(total // MiB):
+        yield block
+
+
+def peak_memory(work: Callable[[], Any]) -> tuple[Any, int]:
+    tracemalloc.start()
+    try:
+        result = work()
+        return result, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def source_of(tmp_path: Path, data: bytes, name: str = "ramdisk") -> FileSource:
+    path = tmp_path / name
+    path.write_bytes(data)
+    return FileSource.open(path, "ramdisk")
+
+
+INIT = member("init", stat.S_IFREG | 0o755, (HELLO / "init").read_bytes())
+
+
+def test_zero_padding_bomb_is_skipped_fast_and_in_bounded_memory(tmp_path):
+    # A valid archive, then 1 GiB of gzip'd zero padding (1 MB on disk), then another.
+    data = gzip_stream([INIT, trailer(), *zeros(1 << 30), member("nsm.ko", 0o100644), trailer()])
+    assert len(data) < 2 * MiB
+    info, peak = peak_memory(lambda: inspect_ramdisk(source_of(tmp_path, data), 0, "x86_64"))
+    assert info.error is None and info.entries == 2 and info.has_nsm_ko
+    assert info.init["Arch"] == "x86_64"
+    assert peak < 16 * MiB, peak
+
+
+def test_gzip_bomb_past_the_byte_limit_is_reported_not_read(tmp_path):
+    # A regular file claiming 1 GiB of zeros: its data must be read (gzip cannot seek).
+    data = gzip_stream([INIT, member("big", 0o100644, size=1 << 30), *zeros(1 << 30)])
+    small = ExpansionLimits(max_bytes=64 * MiB, max_entries=INSPECT_LIMITS.max_entries)
+    source = source_of(tmp_path, data)
+    info, peak = peak_memory(lambda: inspect_ramdisk(source, 0, "x86_64", limits=small))
+    assert info.skipped and "not fully inspected" in info.error
+    assert "67108864 bytes" in info.error
+    assert peak < 16 * MiB, peak
+    with open(source.path, "rb") as f, pytest.raises(LimitError) as caught:
+        for _ in iter_members(f, limits=small):
+            pass
+    assert caught.value.limit == "max_bytes"
+
+
+def test_long_symlink_targets_are_not_kept(tmp_path):
+    # 40 symlinks with 16 MiB targets, /init among them (the kernel skips targets
+    # longer than PATH_MAX, so eifkit never holds one).
+    target = b"a" * (16 * MiB)
+    links = [member(f"l{i}", stat.S_IFLNK | 0o777, target) for i in range(39)]
+    data = gzip_stream([*links, member("init", stat.S_IFLNK | 0o777, target), trailer()])
+    info, peak = peak_memory(lambda: inspect_ramdisk(source_of(tmp_path, data), 0, "x86_64"))
+    assert info.entries == 40 and info.init["Kind"] == "symlink"
+    assert not info.init["Executable"]
+    assert peak < 48 * MiB, peak  # one 16 MiB read buffer at most, never a target
+
+
+def test_huge_name_size_is_refused_before_anything_is_read(tmp_path):
+    head = bytearray(header_bytes(Entry("x", 0o100644)))
+    head[94:102] = b"FFFFFFF0"  # c_namesize
+    data = bytes(head) + b"x\0" + bytes(2)
+
+    def read_all() -> FormatError:
+        with pytest.raises(FormatError) as caught:
+            list(iter_members(io.BytesIO(data)))
+        return caught.value
+
+    error, peak = peak_memory(read_all)
+    assert "PATH_MAX" in str(error) and error.offset == 94
+    assert peak < MiB
+    info = inspect_ramdisk(source_of(tmp_path, gzip_stream([data])), 1, "x86_64")
+    assert "name size is 4294967280 bytes" in info.error
+
+
+def _many_empty_files(count: int) -> bytes:
+    return gzip_stream([INIT, *(member(f"f{i}", 0o100755) for i in range(count)), trailer()])
+
+
+def test_many_entries_keep_memory_flat_and_stop_at_the_entry_limit(tmp_path):
+    source = source_of(tmp_path, _many_empty_files(200_000))
+    info, peak = peak_memory(lambda: inspect_ramdisk(source, 0, "x86_64"))
+    assert info.entries == 200_001 and info.error is None
+    assert peak < 16 * MiB, peak
+    few = ExpansionLimits(max_bytes=INSPECT_LIMITS.max_bytes, max_entries=100_000)
+    limited = inspect_ramdisk(source, 0, "x86_64", limits=few)
+    assert limited.skipped and "100000 members" in limited.error
+
+
+def test_init_symlink_chain_is_followed_with_bounded_passes(tmp_path):
+    elf = (HELLO / "init").read_bytes()
+    data = b"".join(
+        [
+            member("init", stat.S_IFLNK | 0o777, b"/bin/a"),
+            member("bin", stat.S_IFDIR | 0o755),
+            member("bin/a", stat.S_IFLNK | 0o777, b"b"),
+            member("bin/b", stat.S_IFREG | 0o755, elf),
+            trailer(),
+        ]
+    )
+    info = inspect_ramdisk(source_of(tmp_path, data), 0, "x86_64")
+    assert info.init == {
+        "Path": "/init",
+        "Target": "/bin/b",
+        "Kind": "file",
+        "Executable": True,
+        "Arch": "x86_64",
+    }
+    loop = member("init", stat.S_IFLNK | 0o777, b"x") + member("x", stat.S_IFLNK, b"init")
+    info = inspect_ramdisk(source_of(tmp_path, loop + trailer(), "loop"), 0, "x86_64")
+    assert info.init["Kind"] == "symlink" and not info.init["Executable"]
