@@ -12,8 +12,16 @@ import pytest
 
 from eifkit import FormatError, read
 from eifkit.cli import main
-from eifkit.loadertest import CASES, EifEditor, Part, check_file, generate, qemu_crc
-from eifkit.loadertest.corpus import DeclarationMismatch, _check
+from eifkit.loadertest import (
+    CASES,
+    DeclarationMismatch,
+    EifEditor,
+    Part,
+    check_declaration,
+    check_file,
+    generate,
+    qemu_crc,
+)
 from tests import naive
 
 
@@ -204,7 +212,7 @@ def test_declarations_are_enforced():
         "nitro-spec": Verdict("nitro-spec", False, "x"),
     }
     with pytest.raises(DeclarationMismatch, match=r"bad-magic: qemu model says 'accepted'"):
-        _check(case, wrong)
+        check_declaration(case, wrong)
 
 
 def test_editor_api_composes_and_records(tmp_path):
