@@ -75,7 +75,6 @@ def default_base() -> bytes:
                 name="fixture",
                 version="1.0",
                 build_time=BUILD_TIME,
-                build_tool="eifkit",
                 build_tool_version="fixtures",
             )
         )
