@@ -48,7 +48,9 @@ def _metadata(image: EifImage) -> dict[str, Any] | None:
     from .sources import read_small
 
     try:
-        meta = parse_metadata_section(read_small(sec.source, METADATA_PARSE_LIMIT))
+        meta = parse_metadata_section(
+            read_small(sec.source, METADATA_PARSE_LIMIT, "metadata section")
+        )
     except Exception:
         return None
     return _flatten(meta.to_json_value())
@@ -120,8 +122,8 @@ def diff_images(a: EifImage, b: EifImage, ma: Measurements, mb: Measurements) ->
         ("flags", a.flags, b.flags),
         ("default_mem", a.default_mem, b.default_mem),
         ("default_cpus", a.default_cpus, b.default_cpus),
-        ("reserved", a.reserved, b.reserved),
-        ("unused", a.unused, b.unused),
+        ("reserved", a.header.reserved, b.header.reserved),
+        ("unused", a.header.unused, b.header.unused),
         ("num_sections", len(a.sections), len(b.sections)),
         ("file_size", a.file_size, b.file_size),
     ):

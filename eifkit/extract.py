@@ -121,7 +121,7 @@ def build_args(image: EifImage, names: dict[int, str]) -> dict[str, Any]:
         notes.append("it has no ramdisk")
     if image.fillers:
         notes.append("it has gaps or trailing bytes")
-    if image.reserved or image.unused or image.stray_table_entries:
+    if image.header.reserved or image.header.unused or image.stray_table_entries:
         notes.append("reserved header fields are not zero")
     if image.version != 4 or image.flags & ~1 or any(s.flags for s in secs):
         notes.append("its version, header flags or section flags are not what eifkit writes")
@@ -136,7 +136,7 @@ def build_args(image: EifImage, names: dict[int, str]) -> dict[str, Any]:
             args += ["--initrd", names[i]]
     cmd_i = types.index(SectionType.CMDLINE) if SectionType.CMDLINE in types else None
     if cmd_i is not None:
-        raw = read_small(secs[cmd_i].source, 1 << 20)
+        raw = read_small(secs[cmd_i].source, 1 << 20, "cmdline section")
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError:
@@ -148,7 +148,7 @@ def build_args(image: EifImage, names: dict[int, str]) -> dict[str, Any]:
     custom = None
     meta_i = types.index(SectionType.METADATA) if SectionType.METADATA in types else None
     if meta_i is not None:
-        stored = read_small(secs[meta_i].source, METADATA_PARSE_LIMIT)
+        stored = read_small(secs[meta_i].source, METADATA_PARSE_LIMIT, "metadata section")
         try:
             meta = parse_metadata_section(stored)
         except EifError as e:

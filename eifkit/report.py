@@ -44,7 +44,9 @@ def read_cmdline(image: EifImage) -> str | None:
         return None
     if sec.size > CMDLINE_READ_LIMIT:
         return f"<{sec.size} bytes, not shown>"
-    return read_small(sec.source, CMDLINE_READ_LIMIT).decode("utf-8", errors="replace")
+    return read_small(sec.source, CMDLINE_READ_LIMIT, "cmdline section").decode(
+        "utf-8", errors="replace"
+    )
 
 
 def read_metadata(image: EifImage) -> Metadata | None:
@@ -59,7 +61,9 @@ def read_metadata(image: EifImage) -> Metadata | None:
             field="metadata",
         )
     try:
-        return parse_metadata_section(read_small(sec.source, METADATA_PARSE_LIMIT))
+        return parse_metadata_section(
+            read_small(sec.source, METADATA_PARSE_LIMIT, "metadata section")
+        )
     except MetadataError as e:
         e.offset = (sec.offset or 0) + SECTION_HEADER_SIZE if sec.offset is not None else None
         e.field = e.field or "metadata section"
