@@ -39,6 +39,7 @@ from .format import (
     MAGIC,
     MAX_SECTIONS,
     MAX_SIGNATURE_SIZE,
+    SECTION_HEADER,
     SECTION_HEADER_SIZE,
     EifHeader,
     SectionHeader,
@@ -131,7 +132,7 @@ def _parse(f: OpenFile, strict: bool) -> EifImage:
                 f"section {i} size is {size} in the header table but {sh.size} in its "
                 "section header",
                 field=f"section {i} section_size",
-                offset=off + 4,
+                offset=off + SECTION_HEADER.offset("size"),
             )
         if off + SECTION_HEADER_SIZE + size > file_size:
             raise _err(
@@ -146,11 +147,12 @@ def _parse(f: OpenFile, strict: bool) -> EifImage:
                 raise _err(
                     f"section {i} flags is {sh.flags:#06x}, expected 0",
                     field=f"section {i} flags",
-                    offset=off + 2,
+                    offset=off + SECTION_HEADER.offset("flags"),
                 )
             if sh.type == SectionType.INVALID or sh.type > max(SectionType):
                 raise _err(
-                    f"section {i} type is {sh.type} ({section_type_name(sh.type)}), expected 1..5",
+                    f"section {i} type is {sh.type} ({section_type_name(sh.type)}), expected "
+                    f"{SectionType.KERNEL:d}..{max(SectionType):d}",
                     field=f"section {i} type",
                     offset=off,
                 )
@@ -158,7 +160,7 @@ def _parse(f: OpenFile, strict: bool) -> EifImage:
                 raise _err(
                     f"signature section is {size} bytes, at most {MAX_SIGNATURE_SIZE} allowed",
                     field=f"section {i} section_size",
-                    offset=off + 4,
+                    offset=off + SECTION_HEADER.offset("size"),
                 )
         sections.append(
             Section(
