@@ -7,10 +7,11 @@ from .build import BuildInputs, make_image
 from .errors import EifError, FormatError, InputError, MetadataError, SignatureError
 from .format import Arch, EifHeader, SectionHeader, SectionType
 from .image import EifImage, Section
-from .measure import MeasureEngine, Measurements, measure_image
+from .measure import MeasureEngine, Measurements
 from .metadata import Metadata, parse_metadata_section
 from .reader import read
 from .sources import BytesSource, FileRange, FileSource
+from .stream import measure_image
 from .writer import WriteResult, write
 
 __all__ = [

@@ -10,7 +10,7 @@ from typing import Any
 
 from ._version import __version__
 from .errors import InputError
-from .format import CURRENT_VERSION, DEFAULT_CPUS, DEFAULT_MEMORY, MAX_SECTIONS, Arch, SectionType
+from .format import DEFAULT_CPUS, DEFAULT_MEMORY, MAX_SECTIONS, Arch, EifHeader, SectionType
 from .image import EifImage, Section
 from .metadata import BuildInfo, Metadata
 from .signing.signers import Signer, make_signature_section
@@ -158,13 +158,10 @@ def make_image(inputs: BuildInputs) -> EifImage:
             "fit in an EIF header",
             field="ramdisk",
         )
-    return EifImage(
-        sections=tuple(sections),
-        version=CURRENT_VERSION,
-        flags=inputs.arch.flag,
-        default_mem=inputs.default_mem,
-        default_cpus=inputs.default_cpus,
+    header = EifHeader(
+        flags=inputs.arch.flag, default_mem=inputs.default_mem, default_cpus=inputs.default_cpus
     )
+    return EifImage(sections=tuple(sections), header=header)
 
 
 def check_output_not_input(output: str, inputs: Sequence[str]) -> None:

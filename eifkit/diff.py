@@ -11,14 +11,13 @@ import hashlib
 import stat
 from typing import Any
 
-from .errors import FormatError
+from .errors import EifError, FormatError
 from .format import SectionType
 from .image import EifImage, Section
 from .inspect.initramfs import iter_members
 from .jsonfmt import OrderedObject
-from .measure import Measurements
-from .metadata import METADATA_PARSE_LIMIT, parse_metadata_section
-from .report import read_cmdline
+from .measure import PCRS_FED_BY, Measurements, Role, section_role
+from .report import read_cmdline, read_metadata
 from .sources import open_source
 
 BUFFER = 1 << 20
@@ -42,16 +41,12 @@ def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
 
 
 def _metadata(image: EifImage) -> dict[str, Any] | None:
-    sec = image.metadata_section
-    if sec is None or sec.size > METADATA_PARSE_LIMIT:
-        return None
-    from .sources import read_small
-
+    """The metadata flattened to dotted keys; None if there is none or it is unusable."""
     try:
-        meta = parse_metadata_section(read_small(sec.source, METADATA_PARSE_LIMIT))
-    except Exception:
+        meta = read_metadata(image)
+    except EifError:
         return None
-    return _flatten(meta.to_json_value())
+    return None if meta is None else _flatten(meta.to_json_value())
 
 
 def _cpio_index(section: Section) -> dict[str, tuple[Any, ...]] | str:
@@ -103,12 +98,19 @@ def _cpio_diff(a: Section, b: Section) -> dict[str, Any]:
     return OrderedObject(Comparable=True, Added=added, Removed=removed, Changed=changed)
 
 
-def _label(image: EifImage, index: int) -> str:
-    s = image.sections[index]
-    if s.type == SectionType.RAMDISK:
-        ramdisks = [i for i, x in enumerate(image.sections) if x.type == SectionType.RAMDISK]
-        return f"ramdisk {ramdisks.index(index)}"
-    return s.type_name
+def _parts(image: EifImage) -> dict[str, tuple[Section, Role]]:
+    """Each section by the name of the part it is (kernel, cmdline, ramdisk N ...) with
+    what it feeds."""
+    out: dict[str, tuple[Section, Role]] = {}
+    ramdisks = 0
+    for s in image.sections:
+        role = section_role(s.type, ramdisks)
+        if s.type == SectionType.RAMDISK:
+            out[f"ramdisk {ramdisks}"] = (s, role)
+            ramdisks += 1
+        else:
+            out[s.type_name] = (s, role)
+    return out
 
 
 def diff_images(a: EifImage, b: EifImage, ma: Measurements, mb: Measurements) -> OrderedObject:
@@ -120,8 +122,8 @@ def diff_images(a: EifImage, b: EifImage, ma: Measurements, mb: Measurements) ->
         ("flags", a.flags, b.flags),
         ("default_mem", a.default_mem, b.default_mem),
         ("default_cpus", a.default_cpus, b.default_cpus),
-        ("reserved", a.reserved, b.reserved),
-        ("unused", a.unused, b.unused),
+        ("reserved", a.header.reserved, b.header.reserved),
+        ("unused", a.header.unused, b.header.unused),
         ("num_sections", len(a.sections), len(b.sections)),
         ("file_size", a.file_size, b.file_size),
     ):
@@ -134,28 +136,22 @@ def diff_images(a: EifImage, b: EifImage, ma: Measurements, mb: Measurements) ->
         if _row(a, i) != _row(b, i)
     ]
     # which logical parts differ (kernel, cmdline, ramdisk N, signature ...)
-    parts_a = {_label(a, i): s for i, s in enumerate(a.sections)}
-    parts_b = {_label(b, i): s for i, s in enumerate(b.sections)}
+    parts_a, parts_b = _parts(a), _parts(b)
     differing = {}
     for name in list(parts_a) + [n for n in parts_b if n not in parts_a]:
         sa, sb = parts_a.get(name), parts_b.get(name)
         if sa is None or sb is None:
             differing[name] = "only in A" if sb is None else "only in B"
-        elif sa.size != sb.size or _digest(sa) != _digest(sb):
+        elif sa[0].size != sb[0].size or _digest(sa[0]) != _digest(sb[0]):
             differing[name] = "differs"
-    feeds = {
-        "PCR0": lambda n: n in ("kernel", "cmdline") or n.startswith("ramdisk"),
-        "PCR1": lambda n: n in ("kernel", "cmdline", "ramdisk 0"),
-        "PCR2": lambda n: n.startswith("ramdisk") and n != "ramdisk 0",
-        "PCR8": lambda n: n == "signature",
-    }
+    roles = {name: part[1] for name, part in {**parts_b, **parts_a}.items()}
     pa, pb = ma.as_dict(), mb.as_dict()
     pcrs = []
-    for pcr, fed in feeds.items():
+    for pcr in sorted({p for fed in PCRS_FED_BY.values() for p in fed}, key=lambda p: int(p[3:])):
         va, vb = pa.get(pcr), pb.get(pcr)
         if va is None and vb is None:
             continue
-        causes = [f"{n} {d}" for n, d in differing.items() if fed(n)]
+        causes = [f"{n} {d}" for n, d in differing.items() if pcr in PCRS_FED_BY[roles[n]]]
         pcrs.append(
             OrderedObject(PCR=pcr, Same=va == vb, A=va, B=vb, Because=causes if va != vb else [])
         )
@@ -179,7 +175,8 @@ def diff_images(a: EifImage, b: EifImage, ma: Measurements, mb: Measurements) ->
         if name.startswith("ramdisk") and differing[name] == "differs":
             ramdisks.append(
                 OrderedObject(
-                    Ramdisk=int(name.split()[1]), **_cpio_diff(parts_a[name], parts_b[name])
+                    Ramdisk=int(name.split()[1]),
+                    **_cpio_diff(parts_a[name][0], parts_b[name][0]),
                 )
             )
     out["Ramdisks"] = ramdisks

@@ -17,14 +17,22 @@ from typing import Any
 from . import jsonfmt
 from .atomic import atomic_output, write_file_atomically
 from .errors import EifError, FormatError, InputError
-from .format import DEFAULT_CPUS, SectionType
+from .format import (
+    ARCH_AARCH64_FLAG,
+    CURRENT_VERSION,
+    DEFAULT_CPUS,
+    DEFAULT_MEMORY,
+    SectionType,
+)
 from .image import EifImage
 from .inspect.initramfs import is_gzip, iter_members
-from .layout import CANONICAL_ORDER
-from .metadata import METADATA_PARSE_LIMIT, parse_metadata_section
-from .sources import Source, open_source, read_small
+from .layout import CANONICAL_ORDER, in_canonical_order
+from .metadata import MAX_CUSTOM_METADATA_FILE_SIZE
+from .report import read_cmdline_bytes, read_metadata, read_metadata_bytes
+from .sources import Source, open_source
 
 BUFFER = 1 << 20
+MIB = 1 << 20
 
 
 @dataclass
@@ -100,15 +108,14 @@ def build_args(image: EifImage, names: dict[int, str]) -> dict[str, Any]:
     notes: list[str] = []
     secs = list(image.sections)
     types = [s.type for s in secs]
-    rank = {t: r for r, t in enumerate(CANONICAL_ORDER)}
-    if any(t not in rank for t in types):
+    if any(t not in CANONICAL_ORDER for t in types):
         notes.append("it has sections of types eifkit build does not write")
     if SectionType.SIGNATURE in types:
         notes.append(
             "it is signed: add --signing-certificate and --private-key (AWS's "
             "signatures are random, so a signed file never rebuilds byte for byte)"
         )
-    if [rank.get(t, 9) for t in types] != sorted(rank.get(t, 9) for t in types):
+    if not in_canonical_order(types):
         notes.append("its sections are not in AWS's order")
     for t, what in (
         (SectionType.KERNEL, "kernel"),
@@ -121,11 +128,15 @@ def build_args(image: EifImage, names: dict[int, str]) -> dict[str, Any]:
         notes.append("it has no ramdisk")
     if image.fillers:
         notes.append("it has gaps or trailing bytes")
-    if image.reserved or image.unused or image.stray_table_entries:
+    if image.header.reserved or image.header.unused or image.stray_table_entries:
         notes.append("reserved header fields are not zero")
-    if image.version != 4 or image.flags & ~1 or any(s.flags for s in secs):
+    if (
+        image.version != CURRENT_VERSION
+        or image.flags & ~ARCH_AARCH64_FLAG
+        or any(s.flags for s in secs)
+    ):
         notes.append("its version, header flags or section flags are not what eifkit writes")
-    if image.default_mem % (1 << 20):
+    if image.default_mem % MIB:
         notes.append("default_mem is not a whole number of MiB")
     args: list[str] = []
     kernel_i = types.index(SectionType.KERNEL) if SectionType.KERNEL in types else None
@@ -134,26 +145,15 @@ def build_args(image: EifImage, names: dict[int, str]) -> dict[str, Any]:
     for i, s in enumerate(secs):
         if s.type == SectionType.RAMDISK:
             args += ["--initrd", names[i]]
-    cmd_i = types.index(SectionType.CMDLINE) if SectionType.CMDLINE in types else None
-    if cmd_i is not None:
-        raw = read_small(secs[cmd_i].source, 1 << 20)
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            text = None
-        if text is None or "\0" in text:
-            notes.append("the cmdline is not NUL-free UTF-8")
-        else:
-            args += ["--cmdline", text]
+    args += _cmdline_args(image, notes)
     custom = None
-    meta_i = types.index(SectionType.METADATA) if SectionType.METADATA in types else None
-    if meta_i is not None:
-        stored = read_small(secs[meta_i].source, METADATA_PARSE_LIMIT)
-        try:
-            meta = parse_metadata_section(stored)
-        except EifError as e:
-            notes.append(f"its metadata cannot be parsed: {e.message}")
-        else:
+    try:
+        stored = read_metadata_bytes(image)
+        meta = read_metadata(image)
+    except EifError as e:
+        notes.append(f"its metadata cannot be parsed: {e.message}")
+    else:
+        if meta is not None:
             bi = meta.build_info
             args += [
                 "--name",
@@ -178,15 +178,18 @@ def build_args(image: EifImage, names: dict[int, str]) -> dict[str, Any]:
             if meta.custom is not None:
                 custom = meta.custom
                 args += ["--metadata", "custom-metadata.json"]
-                if len(jsonfmt.dumps(custom).encode()) > 4096:
-                    notes.append("its custom metadata is over the 4096-byte file limit")
+                if len(jsonfmt.dumps(custom).encode()) > MAX_CUSTOM_METADATA_FILE_SIZE:
+                    notes.append(
+                        f"its custom metadata is over the {MAX_CUSTOM_METADATA_FILE_SIZE}-byte "
+                        "file limit"
+                    )
             if meta.to_bytes() != stored:
                 notes.append("its metadata is not written as eif_build writes it")
     args += ["--arch", image.arch.value]
-    if image.default_mem != 1 << 30 or image.default_cpus != DEFAULT_CPUS:
+    if image.default_mem != DEFAULT_MEMORY or image.default_cpus != DEFAULT_CPUS:
         args += [
             "--default-memory",
-            str(image.default_mem >> 20),
+            str(image.default_mem // MIB),
             "--default-cpus",
             str(image.default_cpus),
         ]
@@ -207,6 +210,25 @@ def build_args(image: EifImage, names: dict[int, str]) -> dict[str, Any]:
     )
     out["custom_metadata"] = custom
     return out
+
+
+def _cmdline_args(image: EifImage, notes: list[str]) -> list[str]:
+    """``--cmdline TEXT`` if the cmdline can be given on a command line; else a note."""
+    try:
+        raw = read_cmdline_bytes(image)
+    except EifError as e:
+        notes.append(f"its cmdline cannot be given as an argument: {e.message}")
+        return []
+    if raw is None:
+        return []
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        text = None
+    if text is None or "\0" in text:
+        notes.append("the cmdline is not NUL-free UTF-8")
+        return []
+    return ["--cmdline", text]
 
 
 # ------------------------------------------------------------------ unpacking

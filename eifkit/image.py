@@ -1,4 +1,4 @@
-"""The in-memory model of an EIF: header fields plus an ordered list of sections.
+"""The in-memory model of an EIF: its header plus an ordered list of sections.
 
 A section holds a *source* of bytes, never the payload itself (except for the
 small sections the builder makes, such as the cmdline and metadata): a range of
@@ -8,18 +8,11 @@ source in chunks, so memory stays bounded whatever the section size.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import overload
 
-from .format import (
-    CURRENT_VERSION,
-    DEFAULT_CPUS,
-    DEFAULT_MEMORY,
-    MAGIC,
-    Arch,
-    SectionType,
-    section_type_name,
-)
-from .sources import Source
+from .format import MAX_SECTIONS, Arch, EifHeader, SectionType, section_type_name
+from .sources import FileRange, Source
 
 
 @dataclass(frozen=True)
@@ -59,48 +52,98 @@ class Filler:
     source: Source
 
 
+class _HeaderField:
+    """``image.NAME`` reads ``image.header.NAME``: one source of truth, no copy."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, image: None, owner: type) -> _HeaderField: ...
+
+    @overload
+    def __get__(self, image: EifImage, owner: type | None = None) -> int: ...
+
+    def __get__(self, image: EifImage | None, owner: type | None = None) -> int | _HeaderField:
+        if image is None:
+            return self
+        value: int = getattr(image.header, self.name)
+        return value
+
+
 @dataclass(frozen=True)
 class EifImage:
-    """An EIF image: header fields and sections in header-table order.
+    """An EIF image: its header and its sections in header-table order.
 
-    ``fillers``, ``stray_table_entries``, ``reserved``, ``unused`` and ``stored_crc`` record
-    what a file read from disk had beyond its sections, so that writing with the
-    original layout gives back the same bytes.
+    ``header`` is the header as read from a file (for a built image: version, flags
+    and defaults, with empty section tables); the writer derives the section tables
+    from ``sections``. What a file had beyond its sections (``fillers``, the header's
+    reserved fields and table entries past the last section, its stored CRC) is kept,
+    so that writing with the original layout gives back the same bytes.
+
+    An image read from a file reads its sections through one open descriptor of that
+    file (see :class:`eifkit.sources.OpenFile`); :meth:`close` (or ``with``) closes it
+    now, otherwise it closes when the image and its sections are gone.
     """
 
     sections: tuple[Section, ...]
-    version: int = CURRENT_VERSION
-    flags: int = 0
-    default_mem: int = DEFAULT_MEMORY
-    default_cpus: int = DEFAULT_CPUS
-    reserved: int = 0
-    unused: int = 0
-    magic: bytes = MAGIC
-    stored_crc: int | None = None
+    header: EifHeader = field(default_factory=EifHeader)
     fillers: tuple[Filler, ...] = ()
-    # non-zero (index, offset, size) table entries at indexes >= num_sections
-    stray_table_entries: tuple[tuple[int, int, int], ...] = ()
     path: str | None = None
     file_size: int | None = None
     # odd-but-harmless things the reader noticed (gaps, trailing bytes, order ...)
     findings: tuple[str, ...] = ()
 
+    def close(self) -> None:
+        """Close the file the sections are read from (if read from a file)."""
+        for source in [s.source for s in self.sections] + [f.source for f in self.fillers]:
+            if isinstance(source, FileRange):
+                source.file.close()
+
+    def __enter__(self) -> EifImage:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # The header's fields that callers ask for by name (read-only views, no copies).
+    version = _HeaderField()
+    flags = _HeaderField()
+    default_mem = _HeaderField()
+    default_cpus = _HeaderField()
+
     @property
     def arch(self) -> Arch:
-        return Arch.from_flags(self.flags)
+        return self.header.arch
+
+    @property
+    def stored_crc(self) -> int | None:
+        """The CRC32 stored in the file the image was read from (None if not read)."""
+        return self.header.crc32 if self.path is not None else None
+
+    @property
+    def stray_table_entries(self) -> tuple[tuple[int, int, int], ...]:
+        """Non-zero ``(index, offset, size)`` header-table entries past the sections."""
+        h = self.header
+        return tuple(
+            (i, h.section_offsets[i], h.section_sizes[i])
+            for i in range(len(self.sections), MAX_SECTIONS)
+            if h.section_offsets[i] or h.section_sizes[i]
+        )
 
     def of_type(self, t: SectionType) -> list[Section]:
         return [s for s in self.sections if s.type == t]
 
+    def first_of_type(self, t: SectionType) -> Section | None:
+        return next((s for s in self.sections if s.type == t), None)
+
     @property
     def kernel(self) -> Section | None:
-        found = self.of_type(SectionType.KERNEL)
-        return found[0] if found else None
+        return self.first_of_type(SectionType.KERNEL)
 
     @property
     def cmdline_section(self) -> Section | None:
-        found = self.of_type(SectionType.CMDLINE)
-        return found[0] if found else None
+        return self.first_of_type(SectionType.CMDLINE)
 
     @property
     def ramdisks(self) -> list[Section]:
@@ -108,13 +151,11 @@ class EifImage:
 
     @property
     def metadata_section(self) -> Section | None:
-        found = self.of_type(SectionType.METADATA)
-        return found[0] if found else None
+        return self.first_of_type(SectionType.METADATA)
 
     @property
     def signature_section(self) -> Section | None:
-        found = self.of_type(SectionType.SIGNATURE)
-        return found[0] if found else None
+        return self.first_of_type(SectionType.SIGNATURE)
 
     @property
     def is_signed(self) -> bool:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from .errors import InputError
@@ -12,7 +12,7 @@ from .image import EifImage, Section
 
 Layout = Literal["original", "canonical"]
 
-# AWS's section order (eif_build and nitro-cli build-enclave).
+# AWS's section order (eif_build and nitro-cli build-enclave); the types eifkit build writes.
 CANONICAL_ORDER = (
     SectionType.KERNEL,
     SectionType.CMDLINE,
@@ -20,6 +20,23 @@ CANONICAL_ORDER = (
     SectionType.RAMDISK,
     SectionType.SIGNATURE,
 )
+_RANK: dict[int, int] = {t: r for r, t in enumerate(CANONICAL_ORDER)}
+
+
+def canonical_rank(section_type: int) -> int:
+    """Position of a section type in AWS's order; types AWS does not write come last."""
+    return _RANK.get(section_type, len(CANONICAL_ORDER))
+
+
+def in_canonical_order(section_types: Iterable[int]) -> bool:
+    """Whether sections of these types (in this order) follow AWS's order."""
+    ranks = [canonical_rank(t) for t in section_types]
+    return ranks == sorted(ranks)
+
+
+def canonical_order(sections: Sequence[Section]) -> list[Section]:
+    """AWS's order; sections of one type keep their relative order; others go last."""
+    return sorted(sections, key=lambda s: canonical_rank(s.type))
 
 
 @dataclass(frozen=True)
@@ -28,11 +45,9 @@ class PlacedSection:
     offset: int
 
 
-def canonical_order(sections: Sequence[Section]) -> list[Section]:
-    """AWS's order; sections of one type keep their relative order; others go last."""
-    rank = {t: r for r, t in enumerate(CANONICAL_ORDER)}
-    indexed = sorted(enumerate(sections), key=lambda p: (rank.get(p[1].type, len(rank)), p[0]))
-    return [s for _, s in indexed]
+def layout_of(image: EifImage) -> Layout:
+    """How an image is measured and written by default: as read, or as AWS lays it out."""
+    return "original" if image.has_original_layout else "canonical"
 
 
 def plan(image: EifImage, layout: Layout) -> tuple[EifHeader, list[PlacedSection], int]:
@@ -52,36 +67,29 @@ def plan(image: EifImage, layout: Layout) -> tuple[EifHeader, list[PlacedSection
             + [f.offset + f.source.size for f in image.fillers]
             + [HEADER_SIZE]
         )
-        stray = image.stray_table_entries
-        reserved, unused = image.reserved, image.unused
+        # The file's own reserved fields and table entries past the sections stay.
+        offsets = list(image.header.section_offsets)
+        sizes = list(image.header.section_sizes)
+        header = image.header
     elif layout == "canonical":
         pos = HEADER_SIZE
         for s in canonical_order(image.sections):
             placed.append(PlacedSection(s, pos))
             pos += SECTION_HEADER_SIZE + s.size
         end = pos
-        stray = ()
-        reserved = unused = 0
+        offsets = [0] * MAX_SECTIONS
+        sizes = [0] * MAX_SECTIONS
+        header = replace(image.header, reserved=0, unused=0)
     else:
         raise ValueError(f"unknown layout {layout!r}")
-    offsets = [0] * MAX_SECTIONS
-    sizes = [0] * MAX_SECTIONS
     for i, p in enumerate(placed):
         offsets[i] = p.offset
         sizes[i] = p.section.size
-    for i, off, size in stray:
-        offsets[i], sizes[i] = off, size
-    header = EifHeader(
-        magic=image.magic,
-        version=image.version,
-        flags=image.flags,
-        default_mem=image.default_mem,
-        default_cpus=image.default_cpus,
-        reserved=reserved,
+    header = replace(
+        header,
         num_sections=len(placed),
         section_offsets=tuple(offsets),
         section_sizes=tuple(sizes),
-        unused=unused,
         crc32=0,
     )
     return header, placed, end

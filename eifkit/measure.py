@@ -10,10 +10,16 @@ caller hands it the header bytes, then for each section in header-table order th
 - PCRs: ``extend(x) = H(zeros ‖ x)``; PCR0 = extend(H(kernel ‖ cmdline ‖ ramdisks)),
   PCR1 = extend(H(kernel ‖ cmdline ‖ ramdisk 0)), PCR2 = extend(H(ramdisks 1..)),
   PCR8 = extend(H(signing certificate DER)) when a signature section exists.
+  :func:`section_role` and :data:`PCRS_FED_BY` are the one statement of which section
+  feeds which PCR; the engine and ``diff`` both use them.
+
+The file walk that feeds this engine is :mod:`eifkit.stream`. This module depends only
+on format-level code (format, crc, sigsection).
 """
 
 from __future__ import annotations
 
+import enum
 import hashlib
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -21,9 +27,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from .crc import crc32_combine
-from .format import CRC_OFFSET, HEADER_SIZE, SECTION_HEADER_SIZE, SectionHeader, SectionType
-from .image import EifImage
-from .sources import DEFAULT_BUFFER_SIZE
+from .format import CRC_OFFSET, HEADER_SIZE, SECTION_HEADER_SIZE, SectionType
+from .sigsection import SIGNATURE_DECODE_LIMIT, certificate_der_from_section
 
 ALGORITHMS: tuple[str, ...] = ("sha256", "sha384", "sha512")
 DEFAULT_ALGORITHM = "sha384"
@@ -33,8 +38,6 @@ ALGORITHM_LABELS = {
     "sha384": "Sha384 { ... }",
     "sha512": "Sha512 { ... }",
 }
-# A signature section larger than this is not buffered for decoding (spec: 32768).
-SIGNATURE_PARSE_LIMIT = 1 << 20
 # Chunks at least this large are hashed on two threads (hashlib releases the GIL).
 PARALLEL_MIN = 256 << 10
 
@@ -104,25 +107,47 @@ class Measurements:
         return out
 
 
-# What a section's data feeds.
-_ROLE_BOOT = "boot"  # kernel, cmdline, first ramdisk: PCR0 and PCR1
-_ROLE_APP = "app"  # further ramdisks: PCR0 and PCR2
-_ROLE_SIGNATURE = "signature"  # buffered for PCR8
-_ROLE_NONE = "none"  # metadata, unknown types: CRC only
+class Role(enum.Enum):
+    """What a section's data feeds."""
+
+    BOOT = "boot"  # kernel, cmdline, first ramdisk: PCR0 and PCR1
+    APP = "app"  # further ramdisks: PCR0 and PCR2
+    SIGNATURE = "signature"  # its certificate: PCR8
+    CRC_ONLY = "crc only"  # metadata, unknown types: only the CRC
+
+
+PCRS_FED_BY: dict[Role, tuple[str, ...]] = {
+    Role.BOOT: ("PCR0", "PCR1"),
+    Role.APP: ("PCR0", "PCR2"),
+    Role.SIGNATURE: ("PCR8",),
+    Role.CRC_ONLY: (),
+}
+
+
+def section_role(section_type: int, ramdisks_before: int) -> Role:
+    """The role of a section of ``section_type`` that comes after ``ramdisks_before``
+    ramdisks in header-table order."""
+    if section_type in (SectionType.KERNEL, SectionType.CMDLINE):
+        return Role.BOOT
+    if section_type == SectionType.RAMDISK:
+        return Role.BOOT if ramdisks_before == 0 else Role.APP
+    if section_type == SectionType.SIGNATURE:
+        return Role.SIGNATURE
+    return Role.CRC_ONLY
 
 
 class MeasureEngine:
     """Consume an EIF as header bytes then per-section (header, chunks); emit Measurements.
 
     ``certificate_der`` turns a signature section's bytes into the signing
-    certificate's DER (see :func:`eifkit.signing.certificate_der_from_section`); it
-    may raise any ``Exception``, which is recorded as ``signature_error``.
+    certificate's DER (default :func:`eifkit.sigsection.certificate_der_from_section`);
+    it may raise any ``Exception``, which is recorded as ``signature_error``.
     """
 
     def __init__(
         self,
         algo: str = DEFAULT_ALGORITHM,
-        certificate_der: Callable[[bytes], bytes] | None = None,
+        certificate_der: Callable[[bytes], bytes] = certificate_der_from_section,
         *,
         parallel: bool = True,
     ) -> None:
@@ -140,7 +165,7 @@ class MeasureEngine:
         self._cert_hash: _Hash | None = None
         self._certificate_der = certificate_der
         self._ramdisks_seen = 0
-        self._role = _ROLE_NONE
+        self._role = Role.CRC_ONLY
         self._in_section = False
         self._sig_buf: bytearray | None = None
         self._sig_too_big = False
@@ -162,27 +187,22 @@ class MeasureEngine:
         self._crc = _crc32(section_header, self._crc)
         self._length += len(section_header)
         self._in_section = True
-        if section_type in (SectionType.KERNEL, SectionType.CMDLINE):
-            self._role = _ROLE_BOOT
-        elif section_type == SectionType.RAMDISK:
-            self._role = _ROLE_BOOT if self._ramdisks_seen == 0 else _ROLE_APP
+        self._role = section_role(section_type, self._ramdisks_seen)
+        if section_type == SectionType.RAMDISK:
             self._ramdisks_seen += 1
-            if self._role == _ROLE_APP and self._h1 is None:
-                self._h1 = self._h0.copy()
-        elif section_type == SectionType.SIGNATURE:
-            self._role = _ROLE_SIGNATURE
+        if self._role is Role.APP and self._h1 is None:
+            self._h1 = self._h0.copy()
+        elif self._role is Role.SIGNATURE:
             self._sig_buf = bytearray()
             self._sig_too_big = False
-        else:
-            self._role = _ROLE_NONE
 
     def feed(self, chunk: bytes | bytearray | memoryview) -> None:
         if not self._in_section:
             raise RuntimeError("start_section() missing")
         self._length += len(chunk)
         role = self._role
-        if role in (_ROLE_BOOT, _ROLE_APP):
-            second = self._h2 if role == _ROLE_APP else self._h1
+        if role is Role.BOOT or role is Role.APP:
+            second = self._h2 if role is Role.APP else self._h1
             if len(chunk) >= PARALLEL_MIN and self._parallel:
                 # The second stream (or, before PCR1 forks off, the only one) runs on
                 # the worker while this thread hashes and CRCs: two cores, one pass.
@@ -198,8 +218,8 @@ class MeasureEngine:
             if second is not None:
                 second.update(chunk)
         self._crc = _crc32(chunk, self._crc)
-        if role == _ROLE_SIGNATURE and self._sig_buf is not None:
-            if len(self._sig_buf) + len(chunk) > SIGNATURE_PARSE_LIMIT:
+        if role is Role.SIGNATURE and self._sig_buf is not None:
+            if len(self._sig_buf) + len(chunk) > SIGNATURE_DECODE_LIMIT:
                 self._sig_too_big = True
                 self._sig_buf = None
             else:
@@ -209,17 +229,15 @@ class MeasureEngine:
         if not self._in_section:
             raise RuntimeError("start_section() missing")
         self._in_section = False
-        if self._role != _ROLE_SIGNATURE:
+        if self._role is not Role.SIGNATURE:
             return
         # Like QEMU, the last signature section decides PCR8.
         self._cert_hash = None
         self._signature_error = None
         if self._sig_too_big:
             self._signature_error = (
-                f"signature section larger than {SIGNATURE_PARSE_LIMIT} bytes was not decoded"
+                f"signature section larger than {SIGNATURE_DECODE_LIMIT} bytes was not decoded"
             )
-        elif self._certificate_der is None:
-            self._signature_error = "no certificate decoder given"
         else:
             try:
                 der = self._certificate_der(bytes(self._sig_buf or b""))
@@ -230,7 +248,7 @@ class MeasureEngine:
                 h.update(der)
                 self._cert_hash = h
         self._sig_buf = None
-        self._role = _ROLE_NONE
+        self._role = Role.CRC_ONLY
         self._signature_seen = True
 
     def close(self) -> None:
@@ -269,34 +287,3 @@ class MeasureEngine:
             pcr8=pcr8,
             signature_error=self._signature_error if signed else None,
         )
-
-
-def measure_image(
-    image: EifImage,
-    algo: str = DEFAULT_ALGORITHM,
-    *,
-    buffer_size: int = DEFAULT_BUFFER_SIZE,
-    progress: Callable[[int], None] | None = None,
-) -> Measurements:
-    """Measure an image by streaming its section sources through the engine.
-
-    An image read from a file is measured as laid out in that file (its header
-    table order); an image made from build inputs as it would be written
-    canonically.
-    """
-    from .layout import plan
-    from .signing.signers import certificate_der_from_section
-
-    layout = "original" if image.has_original_layout else "canonical"
-    header, placed, _end = plan(image, layout)
-    engine = MeasureEngine(algo, certificate_der_from_section)
-    engine.header(header.pack())
-    for p in placed:
-        s = p.section
-        engine.start_section(SectionHeader(s.type, s.flags, s.size).pack(), s.type)
-        for chunk in s.source.chunks(buffer_size):
-            engine.feed(chunk)
-            if progress is not None:
-                progress(len(chunk))
-        engine.end_section()
-    return engine.finish()

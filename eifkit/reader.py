@@ -26,7 +26,9 @@ from __future__ import annotations
 
 import itertools
 import os
+import stat
 from collections import Counter
+from dataclasses import replace
 
 from .errors import FormatError
 from .format import (
@@ -37,6 +39,7 @@ from .format import (
     MAGIC,
     MAX_SECTIONS,
     MAX_SIGNATURE_SIZE,
+    SECTION_HEADER,
     SECTION_HEADER_SIZE,
     EifHeader,
     SectionHeader,
@@ -44,29 +47,36 @@ from .format import (
     section_type_name,
 )
 from .image import EifImage, Filler, Section
-from .layout import CANONICAL_ORDER
-from .sources import FileRange
+from .layout import in_canonical_order
+from .sources import FileRange, OpenFile
 
 
 def read(path: str | os.PathLike[str], *, strict: bool = True) -> EifImage:
     """Parse the header and section table of the EIF at ``path``.
 
-    Returns an image whose sections are lazy file ranges. Raises FormatError on
-    structural problems and OSError-derived FormatError when the file cannot be read.
+    Returns an image whose sections are lazy ranges of the file, all read through the
+    one descriptor opened here (close it with ``image.close()`` or ``with``). Raises
+    FormatError on structural problems and when the file cannot be read.
     """
     p = os.fspath(path)
     try:
-        with open(p, "rb") as f:
-            file_size = os.fstat(f.fileno()).st_size
-            return _parse(f, p, file_size, strict)
+        f = OpenFile.open(p)
     except FileNotFoundError:
         raise FormatError("file not found", path=p) from None
     except IsADirectoryError:
         raise FormatError("expected an EIF file, found a directory", path=p) from None
-    except PermissionError as e:
+    except OSError as e:
         raise FormatError(f"cannot read: {e.strerror}", path=p) from None
+    try:
+        if stat.S_ISDIR(os.fstat(f.fileno()).st_mode):
+            raise FormatError("expected an EIF file, found a directory")
+        return _parse(f, strict)
     except FormatError as e:
+        f.close()
         raise e.with_path(p) from None
+    except OSError as e:
+        f.close()
+        raise FormatError(f"cannot read: {e.strerror}", path=p) from None
 
 
 def _err(msg: str, field: str | None = None, offset: int | None = None) -> FormatError:
@@ -78,8 +88,9 @@ def _err(msg: str, field: str | None = None, offset: int | None = None) -> Forma
     return FormatError(msg, field=field, offset=offset)
 
 
-def _parse(f, path: str, file_size: int, strict: bool) -> EifImage:  # type: ignore[no-untyped-def]
-    raw = f.read(HEADER_SIZE)
+def _parse(f: OpenFile, strict: bool) -> EifImage:
+    path, file_size = f.path, f.size
+    raw = f.read_at(0, HEADER_SIZE)
     if len(raw) < HEADER_SIZE:
         raise _err(
             f"file is {len(raw)} bytes, shorter than the {HEADER_SIZE}-byte EIF header",
@@ -115,14 +126,13 @@ def _parse(f, path: str, file_size: int, strict: bool) -> EifImage:  # type: ign
                 field=where,
                 offset=HEADER.offset("section_offsets", i),
             )
-        f.seek(off)
-        sh = SectionHeader.unpack(f.read(SECTION_HEADER_SIZE))
+        sh = SectionHeader.unpack(f.read_at(off, SECTION_HEADER_SIZE))
         if sh.size != size:
             raise _err(
                 f"section {i} size is {size} in the header table but {sh.size} in its "
                 "section header",
                 field=f"section {i} section_size",
-                offset=off + 4,
+                offset=off + SECTION_HEADER.offset("size"),
             )
         if off + SECTION_HEADER_SIZE + size > file_size:
             raise _err(
@@ -137,11 +147,12 @@ def _parse(f, path: str, file_size: int, strict: bool) -> EifImage:  # type: ign
                 raise _err(
                     f"section {i} flags is {sh.flags:#06x}, expected 0",
                     field=f"section {i} flags",
-                    offset=off + 2,
+                    offset=off + SECTION_HEADER.offset("flags"),
                 )
             if sh.type == SectionType.INVALID or sh.type > max(SectionType):
                 raise _err(
-                    f"section {i} type is {sh.type} ({section_type_name(sh.type)}), expected 1..5",
+                    f"section {i} type is {sh.type} ({section_type_name(sh.type)}), expected "
+                    f"{SectionType.KERNEL:d}..{max(SectionType):d}",
                     field=f"section {i} type",
                     offset=off,
                 )
@@ -149,14 +160,14 @@ def _parse(f, path: str, file_size: int, strict: bool) -> EifImage:  # type: ign
                 raise _err(
                     f"signature section is {size} bytes, at most {MAX_SIGNATURE_SIZE} allowed",
                     field=f"section {i} section_size",
-                    offset=off + 4,
+                    offset=off + SECTION_HEADER.offset("size"),
                 )
         sections.append(
             Section(
                 type=sh.type,
                 flags=sh.flags,
                 offset=off,
-                source=FileRange(path, off + SECTION_HEADER_SIZE, size),
+                source=FileRange(f, off + SECTION_HEADER_SIZE, size),
             )
         )
 
@@ -192,43 +203,25 @@ def _parse(f, path: str, file_size: int, strict: bool) -> EifImage:  # type: ign
     pos = HEADER_SIZE
     for start, end, _i in extents:
         if start > pos:
-            fillers.append(Filler(pos, FileRange(path, pos, start - pos)))
+            fillers.append(Filler(pos, FileRange(f, pos, start - pos)))
             findings.append(f"gap of {start - pos} bytes at offset {pos} (not covered by the CRC)")
         pos = max(pos, end)
     if file_size > pos:
-        fillers.append(Filler(pos, FileRange(path, pos, file_size - pos)))
+        fillers.append(Filler(pos, FileRange(f, pos, file_size - pos)))
         findings.append(f"{file_size - pos} trailing bytes after the last section at offset {pos}")
-    stray = tuple(
-        (i, hdr.section_offsets[i], hdr.section_sizes[i])
-        for i in range(n, MAX_SECTIONS)
-        if hdr.section_offsets[i] or hdr.section_sizes[i]
-    )
-    findings.extend(_findings(hdr, sections, counts, stray, strict))
-    return EifImage(
+    image = EifImage(
         sections=tuple(sections),
-        version=hdr.version,
-        flags=hdr.flags,
-        default_mem=hdr.default_mem,
-        default_cpus=hdr.default_cpus,
-        reserved=hdr.reserved,
-        unused=hdr.unused,
-        magic=hdr.magic,
-        stored_crc=hdr.crc32,
+        header=hdr,
         fillers=tuple(fillers),
-        stray_table_entries=stray,
         path=path,
         file_size=file_size,
-        findings=tuple(findings),
     )
+    findings.extend(_findings(image, counts, strict))
+    return replace(image, findings=tuple(findings))
 
 
-def _findings(
-    hdr: EifHeader,
-    sections: list[Section],
-    counts: Counter[int],
-    stray: tuple[tuple[int, int, int], ...],
-    strict: bool,
-) -> list[str]:
+def _findings(image: EifImage, counts: Counter[int], strict: bool) -> list[str]:
+    hdr, sections, stray = image.header, image.sections, image.stray_table_entries
     out: list[str] = []
     if hdr.reserved:
         out.append(f"reserved header field is {hdr.reserved}, expected 0")
@@ -248,9 +241,7 @@ def _findings(
                 out.append(f"section {i} flags is {s.flags:#06x}, expected 0")
             if s.known_type is None or s.type == SectionType.INVALID:
                 out.append(f"section {i} has type {s.type} ({s.type_name})")
-    rank = {t: r for r, t in enumerate(CANONICAL_ORDER)}
-    ranks = [rank.get(s.type, len(CANONICAL_ORDER)) for s in sections]
-    if ranks != sorted(ranks):
+    if not in_canonical_order(s.type for s in sections):
         out.append(
             "section order is not AWS's (kernel, cmdline, metadata, ramdisks, signature): "
             + ", ".join(s.type_name for s in sections)

@@ -38,30 +38,41 @@ class Description:
         return self.image.stored_crc == self.measurements.crc32
 
 
-def read_cmdline(image: EifImage) -> str | None:
+def read_cmdline_bytes(image: EifImage) -> bytes | None:
+    """The cmdline section's bytes, None if there is none; FormatError over 1 MiB."""
     sec = image.cmdline_section
     if sec is None:
         return None
-    if sec.size > CMDLINE_READ_LIMIT:
+    return read_small(sec.source, CMDLINE_READ_LIMIT, "cmdline section")
+
+
+def read_cmdline(image: EifImage) -> str | None:
+    """The cmdline as text to show (undecodable bytes replaced; a huge one summarized)."""
+    sec = image.cmdline_section
+    if sec is not None and sec.size > CMDLINE_READ_LIMIT:
         return f"<{sec.size} bytes, not shown>"
-    return read_small(sec.source, CMDLINE_READ_LIMIT).decode("utf-8", errors="replace")
+    raw = read_cmdline_bytes(image)
+    return None if raw is None else raw.decode("utf-8", errors="replace")
+
+
+def read_metadata_bytes(image: EifImage) -> bytes | None:
+    """The metadata section's bytes, None if there is none; MetadataError over the limit."""
+    sec = image.metadata_section
+    if sec is None:
+        return None
+    return read_small(sec.source, METADATA_PARSE_LIMIT, "metadata section", MetadataError)
 
 
 def read_metadata(image: EifImage) -> Metadata | None:
     """The parsed metadata section, None if there is none; MetadataError if it is bad."""
-    sec = image.metadata_section
-    if sec is None:
+    raw = read_metadata_bytes(image)
+    if raw is None:
         return None
-    if sec.size > METADATA_PARSE_LIMIT:
-        raise MetadataError(
-            f"metadata section is {sec.size} bytes; more than {METADATA_PARSE_LIMIT} is not parsed",
-            offset=sec.offset,
-            field="metadata",
-        )
     try:
-        return parse_metadata_section(read_small(sec.source, METADATA_PARSE_LIMIT))
+        return parse_metadata_section(raw)
     except MetadataError as e:
-        e.offset = (sec.offset or 0) + SECTION_HEADER_SIZE if sec.offset is not None else None
+        sec = image.metadata_section
+        e.offset = sec.offset + SECTION_HEADER_SIZE if sec and sec.offset is not None else None
         e.field = e.field or "metadata section"
         raise
 

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import io
 import os
+import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO, Protocol
 
-from .errors import InputError
+from .errors import EifError, FormatError, InputError
 
 DEFAULT_BUFFER_SIZE = 4 << 20
 # Gives a writable buffer for at most the given number of bytes (at least one byte).
@@ -45,20 +46,65 @@ def _one_buffer(buffer_size: int, length: int) -> Space:
     return lambda limit: view[:limit]
 
 
-def _read_range(path: str, offset: int, length: int, space: Space) -> Iterator[memoryview]:
-    """Yield ``length`` bytes of ``path`` from ``offset``, each chunk read into (a prefix
-    of) the buffer ``space(bytes still wanted)`` returns."""
-    remaining = length
-    with open(path, "rb", buffering=0) as f:
-        f.seek(offset)
+class OpenFile:
+    """One read-only descriptor of a file, shared by every range read from it.
+
+    Every read is a positional ``os.pread``, so readers on several threads never race
+    on a file offset, and all of them see the same file even if the path is replaced
+    meanwhile: an image read from a file is a consistent snapshot of that file. The
+    descriptor is closed by :meth:`close` or, at the latest, when the last range
+    using it is gone.
+    """
+
+    def __init__(self, path: str, fd: int) -> None:
+        self.path = path
+        self._fd: int | None = fd
+        self._finalizer = weakref.finalize(self, os.close, fd)
+
+    @classmethod
+    def open(cls, path: str) -> OpenFile:
+        """Open ``path`` for reading (OSError as ``open`` raises it)."""
+        return cls(path, os.open(path, os.O_RDONLY | os.O_CLOEXEC))
+
+    @property
+    def size(self) -> int:
+        return os.fstat(self.fileno()).st_size
+
+    def fileno(self) -> int:
+        if self._fd is None:
+            raise InputError("the file was closed before all of it was read", path=self.path)
+        return self._fd
+
+    def close(self) -> None:
+        self._fd = None
+        self._finalizer()
+
+    def __enter__(self) -> OpenFile:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def read_at(self, offset: int, n: int) -> bytes:
+        """Up to ``n`` bytes at ``offset`` (fewer only at the end of the file)."""
+        return os.pread(self.fileno(), n, offset)
+
+    def read_into(self, view: memoryview, offset: int) -> int:
+        """Read up to ``len(view)`` bytes at ``offset`` into ``view``; 0 at the end."""
+        return os.preadv(self.fileno(), [view], offset)
+
+    def read_range(self, offset: int, length: int, space: Space) -> Iterator[memoryview]:
+        """Yield ``length`` bytes from ``offset``, each chunk read into (a prefix of) the
+        buffer ``space(bytes still wanted)`` returns."""
+        remaining = length
         while remaining > 0:
-            view = space(remaining)
-            got = f.readinto(view[:remaining]) if len(view) else 0
+            view = space(remaining)[:remaining]
+            got = self.read_into(view, offset + length - remaining) if len(view) else 0
             if not got:
                 raise InputError(
                     f"file ended {remaining} bytes early (expected {length} bytes from offset "
                     f"{offset}); was it changed while being read?",
-                    path=path,
+                    path=self.path,
                     offset=offset + length - remaining,
                 )
             remaining -= got
@@ -79,11 +125,15 @@ def _copy_into(data: bytes, space: Space) -> Iterator[memoryview]:
 
 @dataclass(frozen=True)
 class FileRange:
-    """``length`` bytes of ``path`` starting at ``offset``."""
+    """``length`` bytes at ``offset`` of an open file (an EIF being read)."""
 
-    path: str
+    file: OpenFile
     offset: int
     length: int
+
+    @property
+    def path(self) -> str:
+        return self.file.path
 
     @property
     def size(self) -> int:
@@ -93,11 +143,7 @@ class FileRange:
         return self.read_into(_one_buffer(buffer_size, self.length))
 
     def read_into(self, space: Space) -> Iterator[memoryview]:
-        return _read_range(self.path, self.offset, self.length, space)
-
-    def read(self, limit: int) -> bytes:
-        """Read the whole range if it is at most ``limit`` bytes (for small sections)."""
-        return read_small(self, limit)
+        return self.file.read_range(self.offset, self.length, space)
 
     def describe(self) -> str:
         return f"{self.path}[{self.offset}:{self.offset + self.length}]"
@@ -136,7 +182,12 @@ class FileSource:
         return self.read_into(_one_buffer(buffer_size, self.length))
 
     def read_into(self, space: Space) -> Iterator[memoryview]:
-        return _read_range(self.path, 0, self.length, space)
+        try:
+            f = OpenFile.open(self.path)
+        except OSError as e:
+            raise InputError(f"cannot read file: {e.strerror}", path=self.path) from None
+        with f:
+            yield from f.read_range(0, self.length, space)
 
     def describe(self) -> str:
         return self.path
@@ -192,11 +243,15 @@ class DeferredSource:
 
 
 class RangeFile(io.RawIOBase):
-    """A read-only, seekable file object over ``length`` bytes of ``path`` at ``offset``."""
+    """A read-only, seekable file object over ``length`` bytes of ``file`` at ``offset``.
 
-    def __init__(self, path: str, offset: int, length: int) -> None:
+    Reads are positional, so several RangeFiles can share one :class:`OpenFile`.
+    ``owns_file``: close ``file`` when this object is closed.
+    """
+
+    def __init__(self, file: OpenFile, offset: int, length: int, *, owns_file: bool) -> None:
         super().__init__()
-        self._f = open(path, "rb")  # noqa: SIM115 - closed by close()
+        self._file, self._owns_file = file, owns_file
         self._start, self._length, self._pos = offset, length, 0
 
     def readable(self) -> bool:
@@ -217,13 +272,13 @@ class RangeFile(io.RawIOBase):
         n = max(0, min(len(buf), self._length - self._pos))
         if n == 0:
             return 0
-        self._f.seek(self._start + self._pos)
-        got = self._f.readinto(memoryview(buf)[:n])
-        self._pos += got or 0
-        return got or 0
+        got = self._file.read_into(memoryview(buf).cast("B")[:n], self._start + self._pos)
+        self._pos += got
+        return got
 
     def close(self) -> None:
-        self._f.close()
+        if self._owns_file:
+            self._file.close()
         super().close()
 
 
@@ -232,19 +287,28 @@ def open_source(source: Source) -> BinaryIO:
     if isinstance(source, BytesSource):
         return io.BytesIO(source.data)
     if isinstance(source, FileRange):
-        return io.BufferedReader(RangeFile(source.path, source.offset, source.length), 1 << 20)
-    if isinstance(source, FileSource):
-        return io.BufferedReader(RangeFile(source.path, 0, source.length), 1 << 20)
-    raise TypeError(f"cannot open {source.describe()} as a file")
+        raw = RangeFile(source.file, source.offset, source.length, owns_file=False)
+    elif isinstance(source, FileSource):
+        try:
+            f = OpenFile.open(source.path)
+        except OSError as e:
+            raise InputError(f"cannot read file: {e.strerror}", path=source.path) from None
+        raw = RangeFile(f, 0, source.length, owns_file=True)
+    else:
+        raise TypeError(f"cannot open {source.describe()} as a file")
+    return io.BufferedReader(raw, 1 << 20)
 
 
-def read_small(source: Source, limit: int) -> bytes:
-    """Return a source's bytes, refusing sources larger than ``limit``."""
-    if isinstance(source, BytesSource):
-        data = source.data
-        if len(data) > limit:
-            raise ValueError(f"{len(data)} bytes is more than the {limit}-byte limit")
-        return data
+def read_small(source: Source, limit: int, what: str, error: type[EifError] = FormatError) -> bytes:
+    """A small source's bytes (``what``: "cmdline section" ...), or ``error`` naming the
+    limit if it holds more than ``limit`` bytes."""
     if source.size > limit:
-        raise ValueError(f"{source.size} bytes is more than the {limit}-byte limit")
+        where = source if isinstance(source, FileRange) else None
+        raise error(
+            f"{what} is {source.size} bytes, more than the {limit}-byte limit",
+            path=where.path if where else None,
+            offset=where.offset if where else None,
+        )
+    if isinstance(source, BytesSource):
+        return source.data
     return b"".join(bytes(c) for c in source.chunks())

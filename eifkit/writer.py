@@ -18,18 +18,17 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Literal
 
 from .atomic import atomic_output, write_error
-from .errors import InputError
-from .format import SECTION_HEADER_SIZE, EifHeader, SectionHeader
+from .format import EifHeader
 from .image import EifImage
-from .layout import Layout, PlacedSection, plan
+from .layout import Layout
 from .measure import DEFAULT_ALGORITHM, MeasureEngine, Measurements
 from .outfile import OutputFile, WriteStats
-from .signing.signers import certificate_der_from_section
-from .sources import DEFAULT_BUFFER_SIZE, BytesSource, DeferredSource, Source
+from .sources import DEFAULT_BUFFER_SIZE, Source
+from .stream import Consume, copy_counted, walk
 
 CrcMode = Literal["compute", "keep"]
 Progress = Callable[[int], None]
@@ -47,48 +46,32 @@ class WriteResult:
     io: WriteStats
 
 
-def _check_deferred_is_last(placed: list[PlacedSection], index: int) -> None:
-    last_in_file = max(range(len(placed)), key=lambda j: placed[j].offset)
-    if index != len(placed) - 1 or index != last_in_file:
-        raise ValueError("a deferred section must be the last one in the table and the file")
+@dataclass(frozen=True)
+class _ToFile:
+    """The walk's :class:`~eifkit.stream.DataPath` into the output file.
 
-
-def _with_size(header: EifHeader, index: int, size: int) -> EifHeader:
-    sizes = list(header.section_sizes)
-    sizes[index] = size
-    return replace(header, section_sizes=tuple(sizes))
-
-
-def _copy(
-    source: Source,
-    out: OutputFile,
-    offset: int,
-    engine: MeasureEngine | None,
-    progress: Progress | None,
-    what: str,
-) -> None:
-    """Stream ``source`` to ``offset`` of ``out`` and into the engine.
-
-    Each chunk is read straight into ``out``'s staging buffer and hashed there; the
-    buffer is written in the background (see :mod:`eifkit.outfile`) while the next
-    one is read and hashed.
+    Each chunk is read straight into the output's staging buffer and hashed there; the
+    buffer is written in the background (see :mod:`eifkit.outfile`) while the next one
+    is read and hashed.
     """
-    written = 0
-    out.start_run(offset)
-    try:
-        for chunk in source.read_into(out.space):
-            if engine is not None:
-                engine.feed(chunk)
-            out.commit(len(chunk))
-            written += len(chunk)
-            if progress is not None:
-                progress(len(chunk))
-    finally:
-        out.end_run()
-    if written != source.size:
-        raise InputError(
-            f"{what} gave {written} bytes, expected {source.size}; was it changed while being read?"
-        )
+
+    out: OutputFile
+
+    def header(self, offset: int, data: bytes) -> None:
+        self.out.write_at(offset, data)
+
+    def copy(self, source: Source, offset: int, consume: Consume) -> None:
+        self.out.start_run(offset)
+        try:
+            for chunk in source.read_into(self.out.space):
+                consume(chunk)
+                self.out.commit(len(chunk))
+        finally:
+            self.out.end_run()
+
+
+def _ignore(chunk: memoryview) -> None:
+    pass
 
 
 def write(
@@ -121,8 +104,7 @@ def write(
     target = os.fspath(path)
     if crc is None:
         crc = "keep" if layout == "original" else "compute"
-    header, placed, end = plan(image, layout)
-    engine = MeasureEngine(algo, certificate_der_from_section)
+    engine = MeasureEngine(algo)
     pool = ThreadPoolExecutor(1, thread_name_prefix="eifkit-write")
     try:
         with atomic_output(target, fsync=fsync) as af:
@@ -130,42 +112,20 @@ def write(
                 af.tmp, af.fd, buffer_size=buffer_size, pool=pool, direct=direct_io, name=target
             )
             try:
-                raw = header.pack()
-                engine.header(raw)
-                out.write_at(0, raw)
-                for i, p in enumerate(placed):
-                    source: Source = p.section.source
-                    if isinstance(source, DeferredSource):
-                        _check_deferred_is_last(placed, i)
-                        data = source.produce(engine.pcr0_so_far())
-                        source = BytesSource(data)
-                        header = _with_size(header, i, len(data))
-                        end = p.offset + SECTION_HEADER_SIZE + len(data)
-                    sh = SectionHeader(p.section.type, p.section.flags, source.size).pack()
-                    out.write_at(p.offset, sh)
-                    engine.start_section(sh, p.section.type)
-                    _copy(
-                        source,
-                        out,
-                        p.offset + SECTION_HEADER_SIZE,
-                        engine,
-                        progress,
-                        f"section {i} ({p.section.type_name}) from {source.describe()}",
-                    )
-                    engine.end_section()
+                to_file = _ToFile(out)
+                walked = walk(image, layout, engine, to_file, progress)
                 if layout == "original":
                     for filler in image.fillers:
-                        _copy(filler.source, out, filler.offset, None, None, "filler")
-                engine.header(header.pack())  # the size table may have changed
+                        copy_counted(to_file, filler.source, filler.offset, _ignore, "filler")
                 measurements = engine.finish()
                 if crc == "keep" and image.stored_crc is not None:
                     final_crc = image.stored_crc
                 else:
                     final_crc = measurements.crc32
-                header = header.with_crc(final_crc)
+                header = walked.header.with_crc(final_crc)
                 out.write_at(0, header.pack())
                 try:
-                    os.ftruncate(af.fd, end)
+                    os.ftruncate(af.fd, walked.size)
                 except OSError as e:
                     raise write_error(e, target) from None
             finally:
@@ -175,7 +135,7 @@ def write(
         engine.close()
     return WriteResult(
         path=target,
-        size=end,
+        size=walked.size,
         crc32=final_crc,
         measurements=measurements,
         header=header,

@@ -19,7 +19,7 @@ from eifkit import BuildInputs, make_image, measure_image, read, write
 from eifkit.format import Arch, SectionType
 from eifkit.image import EifImage, Filler, Section
 from eifkit.jsonfmt import dumps
-from eifkit.loadertest.corpus import deterministic_bytes
+from eifkit.loadertest.bases import deterministic_bytes
 from eifkit.report import describe, describe_json
 from eifkit.sources import BytesSource
 

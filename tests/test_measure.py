@@ -11,7 +11,13 @@ from hypothesis import strategies as st
 
 from eifkit.crc import crc32_combine
 from eifkit.format import SectionHeader
-from eifkit.measure import MeasureEngine, extend_from_zero, pcr_of_bytes
+from eifkit.measure import (
+    PCRS_FED_BY,
+    MeasureEngine,
+    extend_from_zero,
+    pcr_of_bytes,
+    section_role,
+)
 from tests import naive
 
 
@@ -155,3 +161,34 @@ def test_header_may_come_last_and_be_replaced():
 @given(a=st.binary(max_size=3000), b=st.binary(max_size=3000))
 def test_crc32_combine(a, b):
     assert crc32_combine(zlib.crc32(a), zlib.crc32(b), len(b)) == zlib.crc32(a + b)
+
+
+@pytest.mark.parametrize(
+    "section_type, ramdisks_before, pcrs",
+    [
+        (1, 0, ("PCR0", "PCR1")),  # kernel
+        (2, 3, ("PCR0", "PCR1")),  # cmdline, wherever it is
+        (3, 0, ("PCR0", "PCR1")),  # first ramdisk
+        (3, 1, ("PCR0", "PCR2")),  # later ramdisks
+        (4, 0, ("PCR8",)),  # signature
+        (5, 0, ()),  # metadata: CRC only
+        (9, 0, ()),  # unknown type: CRC only
+    ],
+)
+def test_which_section_feeds_which_pcr(section_type, ramdisks_before, pcrs):
+    assert PCRS_FED_BY[section_role(section_type, ramdisks_before)] == pcrs
+
+
+def test_measure_depends_only_on_format_level_modules():
+    import ast
+    from pathlib import Path
+
+    import eifkit.measure
+
+    tree = ast.parse(Path(eifkit.measure.__file__).read_text())
+    local = {
+        node.module
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and node.level > 0 and node.module
+    }
+    assert local <= {"format", "crc", "sigsection", "errors"}, local

@@ -6,7 +6,7 @@ import struct
 
 import pytest
 
-from eifkit import FormatError, read
+from eifkit import EifHeader, FormatError, read
 from tests import naive
 from tests.naive import CMDLINE, KERNEL, METADATA, RAMDISK, SIGNATURE, RawSection
 
@@ -158,3 +158,20 @@ def test_missing_file_and_directory(tmp_path):
         read(tmp_path / "nope.eif")
     with pytest.raises(FormatError, match="directory"):
         read(tmp_path)
+
+
+def test_image_holds_the_header_as_read(tmp_path):
+    data = naive.assemble(good_sections(), flags=1, reserved=3, unused=9)
+    img = read(write(tmp_path, data), strict=False)
+    assert img.header == EifHeader.unpack(data[:548])
+    assert (img.arch.value, img.flags, img.version) == ("aarch64", 1, 4)
+    assert (img.header.reserved, img.header.unused) == (3, 9)
+    assert img.stored_crc == struct.unpack(">I", data[544:548])[0]
+
+
+def test_table_entries_past_the_sections_are_kept_and_reported(tmp_path):
+    data = naive.assemble(good_sections())
+    data = patch(patch(data, 28 + 8 * 6, ">Q", 1234), 284 + 8 * 6, ">Q", 56)
+    img = read(write(tmp_path, data))
+    assert img.stray_table_entries == ((6, 1234, 56),)
+    assert "header table entry 6 (beyond num_sections) holds offset 1234 size 56" in img.findings

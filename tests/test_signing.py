@@ -19,14 +19,14 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from eifkit import measure_image, read
 from eifkit.cli import main
 from eifkit.signing.cose import ES256, decode_cose_sign1, protected_header, sig_structure
-from eifkit.signing.signers import (
-    LocalKeySigner,
+from eifkit.signing.signers import LocalKeySigner, pcr0_payload
+from eifkit.sigsection import (
     PcrSignature,
     decode_signature_section,
     encode_signature_section,
     load_certificate,
-    pcr0_payload,
 )
+from eifkit.sources import read_small
 from tests import naive
 from tests.certs import NOW, build_args, make_cert
 from tests.conftest import VECTORS, expected_pcrs, load_manifest
@@ -54,7 +54,9 @@ def build_signed(tmp_path: Path, key: Path, cert: Path, name: str = "s.eif", *ex
 
 
 def signature_entry(path: Path) -> PcrSignature:
-    return decode_signature_section(read(path).signature_section.source.read(1 << 20))[0]
+    section = read(path).signature_section
+    assert section is not None
+    return decode_signature_section(read_small(section.source, 1 << 20, "signature"))[0]
 
 
 # ------------------------------------------------------------------ AWS's vectors
@@ -79,7 +81,9 @@ def test_vectors_verify_and_pcr8_matches(name, capsys):
 
 @pytest.mark.parametrize("name", SIGNED)
 def test_reencoding_vector_signature_section_gives_its_bytes(name):
-    raw = read(VECTORS / f"{name}.eif").signature_section.source.read(1 << 20)
+    section = read(VECTORS / f"{name}.eif").signature_section
+    assert section is not None
+    raw = read_small(section.source, 1 << 20, "signature")
     entries = decode_signature_section(raw)
     assert encode_signature_section(entries) == raw
     pem = (INPUTS / f"cert-{name.split('-')[1]}.pem").read_bytes()

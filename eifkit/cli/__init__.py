@@ -30,7 +30,6 @@ from ..measure import (
     ALGORITHMS,
     DEFAULT_ALGORITHM,
     extend_from_zero,
-    measure_image,
     pcr_of_bytes,
 )
 from ..metadata import load_custom_metadata, parse_kernel_config
@@ -38,17 +37,17 @@ from ..reader import read
 from ..report import describe, describe_json, describe_text, table
 from ..signing.cose import BY_NAME, ES384, algorithm_for_key, protected_header, sig_structure
 from ..signing.signers import (
-    PcrSignature,
     attach_signature,
     check_key_matches_certificate,
     cose_from_detached,
-    encode_signature_section,
     make_signature_section,
     open_signer,
     pcr0_payload,
     read_certificate_file,
 )
 from ..signing.verify import Expectations, read_signature, signature_check, verify_image
+from ..sigsection import PcrSignature, encode_signature_section
+from ..stream import measure_image
 from ..writer import write
 
 EXIT_OK = 0

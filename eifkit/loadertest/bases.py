@@ -19,9 +19,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from ..build import BuildInputs, make_image
-from ..measure import measure_image
 from ..reader import read
 from ..signing.signers import LocalKeySigner, attach_signature, make_signature_section
+from ..stream import measure_image
 from ..writer import write
 
 BUILD_TIME = "2025-01-01T00:00:00+00:00"

@@ -19,7 +19,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from ..format import HEADER_SIZE, SECTION_HEADER, SECTION_HEADER_SIZE, SectionType
-from ..signing.signers import LocalKeySigner, load_certificate, sign_pcr0
+from ..signing.signers import LocalKeySigner, sign_pcr0
+from ..sigsection import load_certificate
 from .bases import fixture_key
 from .editor import EifEditor, Part
 

@@ -1,15 +1,13 @@
-"""The signature section: CBOR as AWS's serde_cbor writes it, and its certificate.
-
-AWS stores ``[{"signing_certificate": [PEM bytes as uints], "signature": [COSE_Sign1
-bytes as uints]}]``: serde_cbor encodes ``Vec<u8>`` as a CBOR *array of unsigned
-integers*, not a byte string. This module decodes and encodes that form exactly.
+"""Signing PCR0: signers (local key, KMS), the signed payload, certificates and
+attaching a signature section to an image. The section's CBOR codec is
+:mod:`eifkit.sigsection`.
 """
 
 from __future__ import annotations
 
 import datetime
-from collections.abc import Mapping
 from dataclasses import dataclass
+from dataclasses import replace as dc_replace
 from typing import Any, Protocol
 
 import cbor2
@@ -20,7 +18,11 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from ..errors import SignatureError
+from ..format import HEADER_SIZE, MAX_SECTIONS, SECTION_HEADER_SIZE, SectionType
+from ..image import EifImage, Section
 from ..jsonfmt import OrderedObject
+from ..sigsection import PcrSignature, encode_signature_section, load_certificate
+from ..sources import BytesSource
 from .cose import (
     CoseAlgorithm,
     CoseSign1,
@@ -30,92 +32,6 @@ from .cose import (
     protected_header,
     sig_structure,
 )
-
-CERT_KEY = "signing_certificate"
-SIGNATURE_KEY = "signature"
-
-
-@dataclass(frozen=True)
-class PcrSignature:
-    """One entry of the signature section: the certificate PEM bytes and COSE_Sign1 bytes."""
-
-    signing_certificate: bytes
-    signature: bytes
-
-
-def _uint_array_to_bytes(value: object, what: str) -> bytes:
-    if not isinstance(value, list | tuple):
-        raise SignatureError(
-            f"{what}: expected a CBOR array of 8-bit unsigned integers, found "
-            f"{type(value).__name__}",
-            field=what,
-        )
-    for i, item in enumerate(value):
-        if not isinstance(item, int) or isinstance(item, bool) or not 0 <= item <= 255:
-            raise SignatureError(
-                f"{what}[{i}]: expected an unsigned integer 0..255, found {item!r}", field=what
-            )
-    return bytes(value)
-
-
-def decode_signature_section(data: bytes) -> list[PcrSignature]:
-    """Decode a signature section; raise SignatureError naming what is wrong."""
-    try:
-        item = cbor2.loads(data)
-    except Exception as e:
-        raise SignatureError(f"signature section is not CBOR: {e}", field="signature") from None
-    if not isinstance(item, list | tuple) or not item:
-        raise SignatureError(
-            "signature section: expected a non-empty CBOR array", field="signature"
-        )
-    out = []
-    for n, entry in enumerate(item):
-        if not isinstance(entry, Mapping) or set(entry) != {CERT_KEY, SIGNATURE_KEY}:
-            raise SignatureError(
-                f"signature section entry {n}: expected a map with exactly the keys "
-                f"{CERT_KEY!r} and {SIGNATURE_KEY!r}",
-                field="signature",
-            )
-        out.append(
-            PcrSignature(
-                signing_certificate=_uint_array_to_bytes(entry[CERT_KEY], CERT_KEY),
-                signature=_uint_array_to_bytes(entry[SIGNATURE_KEY], SIGNATURE_KEY),
-            )
-        )
-    return out
-
-
-def load_certificate(data: bytes) -> x509.Certificate:
-    """Load a certificate from PEM (as stored in EIFs) or DER bytes."""
-    pem = data.lstrip().startswith(b"-----BEGIN")
-    try:
-        if pem:
-            return x509.load_pem_x509_certificate(data)
-        return x509.load_der_x509_certificate(data)
-    except ValueError:
-        expected = (
-            "PEM data that is not a valid X.509 certificate"
-            if pem
-            else "not an X.509 certificate: expected PEM (-----BEGIN CERTIFICATE-----) or DER"
-        )
-        raise SignatureError(expected, field="certificate") from None
-
-
-def certificate_der_from_section(data: bytes) -> bytes:
-    """DER of the first entry's signing certificate (what PCR8 measures)."""
-    entries = decode_signature_section(data)
-    cert = load_certificate(entries[0].signing_certificate)
-    return cert.public_bytes(Encoding.DER)
-
-
-# ------------------------------------------------------------------ encoding
-
-
-def encode_signature_section(entries: list[PcrSignature]) -> bytes:
-    """The section bytes exactly as serde_cbor writes ``Vec<PcrSignature>``."""
-    return cbor2.dumps(
-        [{CERT_KEY: list(e.signing_certificate), SIGNATURE_KEY: list(e.signature)} for e in entries]
-    )
 
 
 def pcr0_payload(pcr0: bytes) -> bytes:
@@ -331,28 +247,22 @@ def cose_from_detached(data: bytes, cert: x509.Certificate, pcr0: bytes) -> byte
     return cose_bytes
 
 
-def attach_signature(image: Any, section: bytes) -> Any:
+def attach_signature(image: EifImage, section: bytes) -> EifImage:
     """The image with ``section`` as its signature section, every other byte unchanged.
 
     An existing signature section that ends the file is replaced in place (its size in
     the header table follows the new bytes); an unsigned image gets the new section
     appended at the end of the file as the next header-table entry.
     """
-    from dataclasses import replace as dc_replace
-
-    from ..format import MAX_SECTIONS, SECTION_HEADER_SIZE, SectionType
-    from ..image import Section
-    from ..sources import BytesSource
-
     sections = list(image.sections)
     idx = [i for i, s in enumerate(sections) if s.type == SectionType.SIGNATURE]
-    ends = [s.offset + SECTION_HEADER_SIZE + s.size for s in sections]
+    ends = [(s.offset or 0) + SECTION_HEADER_SIZE + s.size for s in sections]
     ends += [f.offset + f.source.size for f in image.fillers]
-    file_end = max(ends, default=548)
+    file_end = max(ends, default=HEADER_SIZE)
     if idx:
         i = idx[0]
         old = sections[i]
-        if old.offset + SECTION_HEADER_SIZE + old.size != file_end:
+        if (old.offset or 0) + SECTION_HEADER_SIZE + old.size != file_end:
             raise SignatureError(
                 "the signature section is not at the end of the file, so a new one of another "
                 "size cannot replace it in place",
@@ -360,10 +270,8 @@ def attach_signature(image: Any, section: bytes) -> Any:
                 field="signature",
             )
         sections[i] = Section(SectionType.SIGNATURE, BytesSource(section), old.flags, old.offset)
-        stray = image.stray_table_entries
     else:
         if len(sections) >= MAX_SECTIONS:
             raise SignatureError(f"the image already has {MAX_SECTIONS} sections", field="sections")
         sections.append(Section(SectionType.SIGNATURE, BytesSource(section), 0, file_end))
-        stray = tuple(e for e in image.stray_table_entries if e[0] != len(sections) - 1)
-    return dc_replace(image, sections=tuple(sections), stray_table_entries=stray)
+    return dc_replace(image, sections=tuple(sections))

@@ -17,17 +17,10 @@ from ..errors import EifError, SignatureError
 from ..format import MAX_SIGNATURE_SIZE
 from ..image import EifImage
 from ..measure import Measurements
+from ..sigsection import PcrSignature, load_certificate, pcr0_signature
 from ..sources import read_small
 from .cose import CoseSign1, decode_cose_sign1
-from .signers import (
-    PcrSignature,
-    certificate_subject,
-    decode_signature_section,
-    load_certificate,
-    pcr0_payload,
-)
-
-SIGNATURE_READ_LIMIT = 1 << 20
+from .signers import certificate_subject, pcr0_payload
 
 
 @dataclass(frozen=True)
@@ -39,7 +32,8 @@ class Check:
 
 @dataclass(frozen=True)
 class SignatureInfo:
-    """A decoded signature section: its entry, certificate and COSE_Sign1."""
+    """A decoded signature section: its PCR0 entry (entry 0, the one the loaders use),
+    that entry's certificate and COSE_Sign1."""
 
     entry: PcrSignature
     certificate: x509.Certificate
@@ -51,20 +45,10 @@ def read_signature(image: EifImage) -> SignatureInfo | None:
     sec = image.signature_section
     if sec is None:
         return None
-    if sec.size > MAX_SIGNATURE_SIZE:
-        raise SignatureError(
-            f"signature section is {sec.size} bytes, at most {MAX_SIGNATURE_SIZE} allowed",
-            offset=sec.offset,
-            field="signature",
-        )
-    data = read_small(sec.source, SIGNATURE_READ_LIMIT)
-    entries = decode_signature_section(data)
-    if len(entries) != 1:
-        raise SignatureError(
-            f"signature section has {len(entries)} entries, expected 1 (PCR0)", field="signature"
-        )
-    cert = load_certificate(entries[0].signing_certificate)
-    return SignatureInfo(entries[0], cert, decode_cose_sign1(entries[0].signature))
+    data = read_small(sec.source, MAX_SIGNATURE_SIZE, "signature section", SignatureError)
+    entry = pcr0_signature(data)
+    cert = load_certificate(entry.signing_certificate)
+    return SignatureInfo(entry, cert, decode_cose_sign1(entry.signature))
 
 
 def signature_checks(sig: SignatureInfo, pcr0: bytes, at: datetime.datetime) -> list[Check]:
