@@ -1,22 +1,20 @@
 """Take an EIF apart: every section into its own file, plus the `eifkit build`
 arguments that put it back together byte for byte (when that is possible).
 
-``--unpack`` also unpacks each cpio ramdisk into a folder, refusing any member that
-would land outside it: absolute paths, ``..`` components, and paths through a symlink
-made by an earlier member. Device nodes are not created (they are listed instead).
+``--unpack`` also unpacks each cpio ramdisk into a folder (see :mod:`eifkit.unpack`:
+nothing it does follows a link out of the folder, and its work is bounded).
 """
 
 from __future__ import annotations
 
 import os
 import shlex
-import stat
 from dataclasses import dataclass, field
 from typing import Any
 
 from . import jsonfmt
 from .atomic import atomic_output, write_file_atomically
-from .errors import EifError, FormatError, InputError
+from .errors import EifError, InputError
 from .format import (
     ARCH_AARCH64_FLAG,
     CURRENT_VERSION,
@@ -25,8 +23,9 @@ from .format import (
     SectionType,
 )
 from .image import EifImage
-from .inspect.initramfs import is_gzip, iter_members
+from .inspect.initramfs import is_gzip
 from .layout import CANONICAL_ORDER, in_canonical_order
+from .limits import DEFAULT_LIMITS, ExpansionLimits
 from .metadata import MAX_CUSTOM_METADATA_FILE_SIZE
 from .report import read_cmdline_bytes, read_metadata, read_metadata_bytes
 from .sources import Source, open_source
@@ -58,7 +57,11 @@ def _ramdisk_name(source: Source, index: int) -> str:
     return f"ramdisk-{index}.cpio" if head in (b"070701", b"070702") else f"ramdisk-{index}.bin"
 
 
-def extract(image: EifImage, folder: str, *, unpack: bool = False) -> ExtractResult:
+def extract(
+    image: EifImage, folder: str, *, unpack: bool = False, limits: ExpansionLimits = DEFAULT_LIMITS
+) -> ExtractResult:
+    """Write every section of ``image`` into ``folder`` (new or empty), with
+    build-args.json; ``unpack`` also unpacks each cpio ramdisk within ``limits``."""
     os.makedirs(folder, exist_ok=True)
     if os.listdir(folder):
         raise InputError("output folder is not empty; choose a new or empty one", path=folder)
@@ -96,10 +99,12 @@ def extract(image: EifImage, folder: str, *, unpack: bool = False) -> ExtractRes
     )
     result.files.append("build-args.json")
     if unpack:
+        from .unpack import unpack_cpio
+
         for i, s in enumerate(image.sections):
             if s.type == SectionType.RAMDISK and not names[i].endswith(".bin"):
                 target = os.path.join(folder, names[i].split(".")[0])
-                result.unpacked[names[i]] = unpack_cpio(s.source, target)
+                result.unpacked[names[i]] = unpack_cpio(s.source, target, limits=limits)
     return result
 
 
@@ -232,83 +237,3 @@ def _cmdline_args(image: EifImage, notes: list[str]) -> list[str]:
 
 
 # ------------------------------------------------------------------ unpacking
-
-
-def _safe_path(root: str, name: str) -> str:
-    """Where a member goes, or FormatError if it would land outside ``root``."""
-    if name.startswith("/"):
-        raise FormatError(f"member {name!r} has an absolute path", field="cpio")
-    parts = [p for p in name.split("/") if p not in ("", ".")]
-    if any(p == ".." for p in parts):
-        raise FormatError(f"member {name!r} goes up with '..'", field="cpio")
-    if not parts:
-        raise FormatError(f"member {name!r} has no name", field="cpio")
-    path = root
-    for p in parts[:-1]:
-        path = os.path.join(path, p)
-        if os.path.islink(path):
-            raise FormatError(
-                f"member {name!r} would be written through the symlink "
-                f"{os.path.relpath(path, root)!r}",
-                field="cpio",
-            )
-    final = os.path.join(path, parts[-1])
-    real_root = os.path.realpath(root)
-    if os.path.commonpath([os.path.realpath(os.path.dirname(final)), real_root]) != real_root:
-        raise FormatError(f"member {name!r} would land outside the folder", field="cpio")
-    return final
-
-
-def unpack_cpio(source: Source, folder: str) -> dict[str, Any]:
-    """Unpack a cpio (plain or gzip) into ``folder`` (created) in one streaming pass."""
-    os.makedirs(folder, exist_ok=False)
-    skipped: list[str] = []
-    dir_modes: list[tuple[str, int, int]] = []
-    open_file: list[Any] = []
-
-    def sink(entry: Any) -> Any:
-        if not stat.S_ISREG(entry.mode):
-            return None
-        path = _safe_path(folder, entry.name)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        if os.path.lexists(path) and not os.path.isdir(path):
-            os.unlink(path)
-        f = open(path, "wb")  # noqa: SIM115 - closed when the member ends
-        open_file.append(f)
-        return f.write
-
-    def close_current() -> None:
-        while open_file:
-            open_file.pop().close()
-
-    count = 0
-    try:
-        with open_source(source) as f:
-            for m in iter_members(f, keep_data=lambda e: stat.S_ISLNK(e.mode), sink=sink):
-                close_current()
-                e = m.entry
-                path = _safe_path(folder, e.name)
-                count += 1
-                if stat.S_ISDIR(e.mode):
-                    if os.path.lexists(path) and not os.path.isdir(path):
-                        os.unlink(path)
-                    os.makedirs(path, exist_ok=True)
-                    dir_modes.append((path, e.mode & 0o7777, e.mtime))
-                elif stat.S_ISREG(e.mode):
-                    if e.size == 0 and not os.path.exists(path):
-                        open(path, "wb").close()
-                    os.chmod(path, e.mode & 0o1777)  # no setuid/setgid from an archive
-                    os.utime(path, (e.mtime, e.mtime))
-                elif stat.S_ISLNK(e.mode):
-                    os.makedirs(os.path.dirname(path), exist_ok=True)
-                    if os.path.lexists(path):
-                        os.unlink(path)
-                    os.symlink((m.data or b"").decode("utf-8", errors="surrogateescape"), path)
-                else:
-                    skipped.append(f"{e.name} ({e.kind} {e.rdevmajor}:{e.rdevminor})")
-    finally:
-        close_current()
-    for path, mode, mtime in reversed(dir_modes):
-        os.chmod(path, mode & 0o1777 | 0o700)
-        os.utime(path, (mtime, mtime))
-    return {"folder": folder, "entries": count, "not_created": skipped}

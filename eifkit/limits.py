@@ -20,8 +20,9 @@ PATH_MAX = 4096
 class ExpansionLimits:
     """Bounds on reading one archive.
 
-    ``max_bytes``: bytes of archive stream read (after decompression); data skipped by
-    seeking in an uncompressed archive costs nothing and does not count.
+    ``max_bytes``: bytes a compressed archive may expand to (what is read after
+    decompression). An uncompressed archive is not counted: reading it is bounded by
+    its own size, which is already on disk.
     ``max_entries``: archive members.
     """
 
@@ -29,7 +30,8 @@ class ExpansionLimits:
     max_entries: int
 
 
-# What describe's and build's ramdisk check read by default: enough for any real
-# enclave ramdisk's headers (an uncompressed ramdisk is read by seeking, so only its
-# entry count matters), small enough to answer a bomb in seconds.
-INSPECT_LIMITS = ExpansionLimits(max_bytes=4 << 30, max_entries=1_000_000)
+# The defaults of every command that reads inside ramdisks (describe and build's check,
+# describe --deep, diff, extract --unpack; each has flags to raise them): more than a
+# real enclave ramdisk needs (nitro-cli's are uncompressed; a gzip one of 2 GiB expanded
+# is far past any seen), small enough that a bomb is answered in seconds.
+DEFAULT_LIMITS = ExpansionLimits(max_bytes=2 << 30, max_entries=1_000_000)

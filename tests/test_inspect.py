@@ -346,8 +346,8 @@ def test_initramfs_listing_matches_the_kernels_cpio_tool(tmp_path, capsys):
 
 
 def test_cpio_tree_cpio_round_trip(tmp_path):
-    from eifkit.extract import unpack_cpio
     from eifkit.sources import FileSource
+    from eifkit.unpack import unpack_cpio
 
     tree = tmp_path / "tree"
     _make_tree(tree, 7, 0)

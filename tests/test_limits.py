@@ -22,7 +22,7 @@ import pytest
 from eifkit.errors import FormatError, LimitError
 from eifkit.inspect.initramfs import Entry, header_bytes, iter_members
 from eifkit.inspect.ramdisk import inspect_ramdisk
-from eifkit.limits import INSPECT_LIMITS, ExpansionLimits
+from eifkit.limits import DEFAULT_LIMITS, ExpansionLimits
 from eifkit.sources import FileSource
 
 MiB = 1 << 20
@@ -85,7 +85,7 @@ def test_zero_padding_bomb_is_skipped_fast_and_in_bounded_memory(tmp_path):
 def test_gzip_bomb_past_the_byte_limit_is_reported_not_read(tmp_path):
     # A regular file claiming 1 GiB of zeros: its data must be read (gzip cannot seek).
     data = gzip_stream([INIT, member("big", 0o100644, size=1 << 30), *zeros(1 << 30)])
-    small = ExpansionLimits(max_bytes=64 * MiB, max_entries=INSPECT_LIMITS.max_entries)
+    small = ExpansionLimits(max_bytes=64 * MiB, max_entries=DEFAULT_LIMITS.max_entries)
     source = source_of(tmp_path, data)
     info, peak = peak_memory(lambda: inspect_ramdisk(source, 0, "x86_64", limits=small))
     assert info.skipped and "not fully inspected" in info.error
@@ -135,7 +135,7 @@ def test_many_entries_keep_memory_flat_and_stop_at_the_entry_limit(tmp_path):
     info, peak = peak_memory(lambda: inspect_ramdisk(source, 0, "x86_64"))
     assert info.entries == 200_001 and info.error is None
     assert peak < 16 * MiB, peak
-    few = ExpansionLimits(max_bytes=INSPECT_LIMITS.max_bytes, max_entries=100_000)
+    few = ExpansionLimits(max_bytes=DEFAULT_LIMITS.max_bytes, max_entries=100_000)
     limited = inspect_ramdisk(source, 0, "x86_64", limits=few)
     assert limited.skipped and "100000 members" in limited.error
 

@@ -22,7 +22,7 @@ from typing import Any, BinaryIO, cast
 
 from ..atomic import atomic_output
 from ..errors import FormatError, InputError, LimitError
-from ..limits import INSPECT_LIMITS, PATH_MAX, ExpansionLimits
+from ..limits import DEFAULT_LIMITS, PATH_MAX, ExpansionLimits
 
 MAGIC = b"070701"
 MAGIC_CRC = b"070702"
@@ -250,7 +250,7 @@ class _ArchiveStream:
         self._pending = b""
         self.limits = limits
         self.pos = 0  # offset in the uncompressed archive
-        self.read_bytes = 0  # bytes read (decompressed), against limits.max_bytes
+        self.read_bytes = 0  # bytes decompressed, against limits.max_bytes
 
     def read(self, n: int) -> bytes:
         data = self._pending[:n]
@@ -294,10 +294,12 @@ class _ArchiveStream:
                 return skipped
 
     def _charge(self, n: int) -> None:
+        if not self.gzip:
+            return  # bounded by the archive's own size
         self.read_bytes += n
         if self.read_bytes > self.limits.max_bytes + BUFFER:
             raise LimitError(
-                f"stopped after reading {self.limits.max_bytes} bytes of archive data "
+                f"stopped after {self.limits.max_bytes} bytes of decompressed data "
                 "(the limit for this command)",
                 limit="max_bytes",
                 offset=self.pos,
@@ -327,7 +329,7 @@ def iter_members(
     prefix: int = 0,
     digest: bool = False,
     sink: DataSink | None = None,
-    limits: ExpansionLimits = INSPECT_LIMITS,
+    limits: ExpansionLimits = DEFAULT_LIMITS,
 ) -> Iterator[Member]:
     """Stream the members of a newc archive (plain or gzip; concatenated archives too).
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from ..errors import EifError, FormatError, LimitError
 from ..image import EifImage
-from ..limits import INSPECT_LIMITS, PATH_MAX, ExpansionLimits
+from ..limits import DEFAULT_LIMITS, PATH_MAX, ExpansionLimits
 from ..sources import Source, open_source
 from .elf import elf_arch
 from .initramfs import Member, is_gzip, iter_members
@@ -157,7 +157,7 @@ def inspect_ramdisk(
     arch: str,
     *,
     deep: bool = False,
-    limits: ExpansionLimits = INSPECT_LIMITS,
+    limits: ExpansionLimits = DEFAULT_LIMITS,
 ) -> RamdiskInfo:
     """Read a ramdisk's member headers (and the head of /init). A gzip ramdisk larger
     than :data:`GZIP_INSPECT_LIMIT` is only identified unless ``deep``.

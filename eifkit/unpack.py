@@ -1,0 +1,195 @@
+"""Unpack a cpio ramdisk into a new folder, without ever following a link out of it.
+
+The archive is hostile by assumption. Every member's path is checked before anything
+is created: no absolute path, no ``..``, no NUL, nothing through a symlink an earlier
+member made. Nothing is ever done *through* a symlink: files are created with
+``O_NOFOLLOW | O_EXCL`` after whatever stood at their path is removed (a symlink is
+unlinked, never followed), and permissions and times are set through a descriptor of
+the very file or directory created (``fchmod``/``futimes``), so a symlink planted by
+an earlier member, e.g. ``victim -> /etc`` followed by a directory entry ``victim``,
+cannot redirect a ``chmod`` or ``utime``. Set-user/group-ID bits are dropped; device
+nodes, FIFOs and sockets are not created (they are listed instead); a symlink target
+longer than PATH_MAX (which the kernel skips) is not created either.
+
+Work is bounded by :class:`~eifkit.limits.ExpansionLimits`; the folder is filled under
+a temporary name beside it and renamed only when the whole archive unpacked, so a
+failure (a damaged archive, a limit, a signal) leaves no half-unpacked folder.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import stat
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import FormatError, InputError
+from .inspect.initramfs import Entry, iter_members
+from .limits import DEFAULT_LIMITS, PATH_MAX, ExpansionLimits
+from .sources import Source, open_source
+
+_CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+_OPEN_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_KEEP_MODE = 0o1777  # permission bits and sticky; never set-user/group-ID
+
+
+def member_path(root: str, name: str) -> str:
+    """Where member ``name`` goes below ``root``, or FormatError if it would land
+    outside it (absolute, ``..``, NUL, or through a symlink already in the folder)."""
+    if "\0" in name:
+        raise FormatError(f"member {name!r} has a NUL byte in its name", field="cpio")
+    if name.startswith("/"):
+        raise FormatError(f"member {name!r} has an absolute path", field="cpio")
+    parts = [p for p in name.split("/") if p not in ("", ".")]
+    if any(p == ".." for p in parts):
+        raise FormatError(f"member {name!r} goes up with '..'", field="cpio")
+    if not parts:
+        raise FormatError(f"member {name!r} has no name", field="cpio")
+    path = root
+    for p in parts[:-1]:
+        path = os.path.join(path, p)
+        if os.path.islink(path):
+            raise FormatError(
+                f"member {name!r} would be written through the symlink "
+                f"{os.path.relpath(path, root)!r}",
+                field="cpio",
+            )
+    return os.path.join(path, parts[-1])
+
+
+def _clear(path: str, *, keep_directory: bool) -> bool:
+    """Make room at ``path``: unlink whatever non-directory is there (a symlink is
+    removed, never followed). A real directory stays; returns False if one is in the
+    way of a non-directory."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return True
+    if stat.S_ISDIR(st.st_mode):
+        return keep_directory
+    os.unlink(path)
+    return True
+
+
+@dataclass
+class _Unpacking:
+    root: str
+    entries: int = 0
+    not_created: list[str] = field(default_factory=list)
+    directories: list[tuple[str, Entry]] = field(default_factory=list)
+    open_file: tuple[int, Entry] | None = None
+
+    def file_sink(self, entry: Entry) -> Callable[[bytes], None] | None:
+        if not stat.S_ISREG(entry.mode):
+            return None
+        path = member_path(self.root, entry.name)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        if not _clear(path, keep_directory=False):
+            self.not_created.append(f"{entry.name} (file in the place of a directory)")
+            return None
+        fd = os.open(path, _CREATE, 0o600)
+        self.open_file = (fd, entry)
+
+        def write(data: bytes) -> None:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+
+        return write
+
+    def finish_file(self) -> None:
+        if self.open_file is None:
+            return
+        fd, entry = self.open_file
+        self.open_file = None
+        try:
+            os.fchmod(fd, entry.mode & _KEEP_MODE)
+            os.utime(fd, (entry.mtime, entry.mtime))
+        finally:
+            os.close(fd)
+
+    def add(self, entry: Entry, link_target: bytes | None) -> None:
+        self.entries += 1
+        path = member_path(self.root, entry.name)
+        if stat.S_ISDIR(entry.mode):
+            if not _clear(path, keep_directory=True):  # pragma: no cover - keep_directory
+                return
+            os.makedirs(path, exist_ok=True)
+            self.directories.append((path, entry))
+        elif stat.S_ISLNK(entry.mode):
+            if link_target is None:
+                self.not_created.append(
+                    f"{entry.name} (symlink target of {entry.size} bytes, over PATH_MAX)"
+                )
+                return
+            if b"\0" in link_target:
+                raise FormatError(
+                    f"symlink {entry.name!r} has a NUL byte in its target", field="cpio"
+                )
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            if not _clear(path, keep_directory=False):
+                self.not_created.append(f"{entry.name} (symlink in the place of a directory)")
+                return
+            os.symlink(os.fsdecode(link_target), path)
+        elif not stat.S_ISREG(entry.mode):
+            self.not_created.append(
+                f"{entry.name} ({entry.kind} {entry.rdevmajor}:{entry.rdevminor})"
+            )
+
+    def finish_directories(self) -> None:
+        """Directory modes and times last (children first), through a descriptor of the
+        directory itself: a symlink now at its path is not followed."""
+        for path, entry in reversed(self.directories):
+            try:
+                fd = os.open(path, _OPEN_DIR)
+            except (FileNotFoundError, NotADirectoryError, OSError):
+                continue  # replaced by a later member (a symlink ...): nothing to set
+            try:
+                os.fchmod(fd, entry.mode & _KEEP_MODE | 0o700)
+                os.utime(fd, (entry.mtime, entry.mtime))
+            finally:
+                os.close(fd)
+
+
+@contextlib.contextmanager
+def _new_folder(folder: str) -> Iterator[str]:
+    """A temporary folder beside ``folder``, renamed to it when the block succeeds and
+    removed (without following links) when it fails."""
+    if os.path.lexists(folder):
+        raise InputError("unpack folder already exists", path=folder)
+    parent = os.path.dirname(os.path.abspath(folder))
+    tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(folder)}.", suffix=".tmp", dir=parent)
+    try:
+        yield tmp
+        os.rename(tmp, folder)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def unpack_cpio(
+    source: Source, folder: str, *, limits: ExpansionLimits = DEFAULT_LIMITS
+) -> dict[str, Any]:
+    """Unpack a cpio (plain or gzip) into the new folder ``folder`` in one streaming
+    pass. Returns the folder, the member count and what was not created (and why)."""
+    with _new_folder(folder) as tmp:
+        job = _Unpacking(os.path.realpath(tmp))
+        try:
+            with open_source(source) as f:
+                for m in iter_members(
+                    f,
+                    keep_data=lambda e: stat.S_ISLNK(e.mode),
+                    keep_limit=PATH_MAX,
+                    sink=job.file_sink,
+                    limits=limits,
+                ):
+                    job.finish_file()
+                    job.add(m.entry, m.data)
+        finally:
+            job.finish_file()
+        job.finish_directories()
+    return {"folder": folder, "entries": job.entries, "not_created": job.not_created}
