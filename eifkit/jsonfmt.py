@@ -165,12 +165,23 @@ def _scan(text: str) -> None:
         i += 1
 
 
-def loads(data: bytes) -> Any:
-    """Parse JSON bytes as serde_json would into a ``serde_json::Value``."""
+def loads(data: bytes, *, max_values: int | None = None) -> Any:
+    """Parse JSON bytes as serde_json would into a ``serde_json::Value``.
+
+    ``max_values`` bounds the memory a hostile text can make Python spend (16 MiB of
+    ``[0,0,...]`` is 8 million objects): a text with more separators (``,`` and ``:``,
+    counted before parsing, inside strings too) than that is refused."""
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
         raise MetadataError(f"not UTF-8 at byte {e.start}") from None
+    if max_values is not None:
+        separators = text.count(",") + text.count(":")
+        if separators > max_values:
+            raise MetadataError(
+                f"holds {separators} ',' and ':' separators, more than the {max_values} "
+                "JSON values eifkit parses"
+            )
     if text.startswith("\ufeff"):
         raise MetadataError("starts with a byte-order mark, which JSON does not allow")
     try:

@@ -19,6 +19,9 @@ from .errors import MetadataError
 MAX_CUSTOM_METADATA_FILE_SIZE = 4096
 # Parsing a metadata section read from an EIF: more than this is not read.
 METADATA_PARSE_LIMIT = 16 << 20
+# eif_build's metadata is a few hundred bytes (custom metadata at most 4096, nitro-cli's
+# DockerInfo a few KiB); a section with more values than this is not parsed.
+METADATA_MAX_VALUES = 100_000
 UNKNOWN = "Unknown"
 
 
@@ -107,7 +110,7 @@ def parse_kernel_config(path: str | os.PathLike[str]) -> tuple[str, str]:
 
 def parse_metadata_section(data: bytes) -> Metadata:
     """Parse a metadata section into its fields; MetadataError if it is not of the schema."""
-    value = jsonfmt.loads(data)
+    value = jsonfmt.loads(data, max_values=METADATA_MAX_VALUES)
     if not isinstance(value, dict):
         raise MetadataError("metadata section is not a JSON object")
 
