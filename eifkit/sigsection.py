@@ -21,6 +21,7 @@ import cbor2
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
+from . import cbor_peek
 from .errors import SignatureError
 
 CERT_KEY = "signing_certificate"
@@ -53,11 +54,18 @@ def _uint_array_to_bytes(value: object, what: str) -> bytes:
     return bytes(value)
 
 
-def decode_signature_section(data: bytes) -> list[PcrSignature]:
+def decode_signature_section(data: bytes, *, loader_form: bool = False) -> list[PcrSignature]:
     """Every entry of a signature section (at least one); SignatureError naming what is
-    wrong. Entry 0 is the PCR0 signature the loaders use."""
+    wrong. Entry 0 is the PCR0 signature the loaders use.
+
+    Always refused, as AWS's reader (``serde_cbor::from_slice``) refuses them: bytes
+    after the CBOR item, a map with the same key twice, nesting past 64 levels.
+    ``loader_form`` also refuses, in entry 0 (the one the loaders look at), what only
+    one loader refuses, so that a file that passes is accepted by all of them: keys in
+    another order than ``signing_certificate``, ``signature`` (QEMU checks the first
+    key) and a certificate that is not PEM (AWS's reader parses PEM only)."""
     try:
-        item = cbor2.loads(data)
+        item = cbor_peek.loads_whole(data)
     except Exception as e:
         raise SignatureError(f"signature section is not CBOR: {e}", field="signature") from None
     if not isinstance(item, list | tuple) or not item:
@@ -72,18 +80,33 @@ def decode_signature_section(data: bytes) -> list[PcrSignature]:
                 f"{CERT_KEY!r} and {SIGNATURE_KEY!r}",
                 field="signature",
             )
-        out.append(
-            PcrSignature(
-                signing_certificate=_uint_array_to_bytes(entry[CERT_KEY], CERT_KEY),
-                signature=_uint_array_to_bytes(entry[SIGNATURE_KEY], SIGNATURE_KEY),
+        if loader_form and n == 0 and list(entry) != [CERT_KEY, SIGNATURE_KEY]:
+            raise SignatureError(
+                f"signature section entry {n}: keys in the order {list(entry)}; QEMU's "
+                f"loader needs {CERT_KEY!r} first",
+                field="signature",
             )
+        signature = PcrSignature(
+            signing_certificate=_uint_array_to_bytes(entry[CERT_KEY], CERT_KEY),
+            signature=_uint_array_to_bytes(entry[SIGNATURE_KEY], SIGNATURE_KEY),
         )
+        if loader_form and n == 0 and not _is_pem(signature.signing_certificate):
+            raise SignatureError(
+                f"signature section entry {n}: the certificate is not PEM (DER?); AWS's "
+                "reader parses only PEM",
+                field="certificate",
+            )
+        out.append(signature)
     return out
 
 
-def pcr0_signature(data: bytes) -> PcrSignature:
+def _is_pem(data: bytes) -> bool:
+    return data.lstrip().startswith(b"-----BEGIN")
+
+
+def pcr0_signature(data: bytes, *, loader_form: bool = False) -> PcrSignature:
     """The entry the loaders use: entry 0 of a well-formed signature section."""
-    return decode_signature_section(data)[0]
+    return decode_signature_section(data, loader_form=loader_form)[0]
 
 
 def encode_signature_section(entries: list[PcrSignature]) -> bytes:
@@ -95,7 +118,7 @@ def encode_signature_section(entries: list[PcrSignature]) -> bytes:
 
 def load_certificate(data: bytes) -> x509.Certificate:
     """Load a certificate from PEM (as stored in EIFs) or DER bytes."""
-    pem = data.lstrip().startswith(b"-----BEGIN")
+    pem = _is_pem(data)
     try:
         if pem:
             return x509.load_pem_x509_certificate(data)

@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
     encode_dss_signature,
 )
 
+from .. import cbor_peek
 from ..errors import SignatureError
 
 COSE_SIGN1_TAG = 18
@@ -125,9 +126,11 @@ class CoseSign1:
         if not self.protected:
             return {}
         try:
-            value = cbor2.loads(self.protected)
-        except Exception:
-            raise SignatureError("COSE protected header is not CBOR", field="protected") from None
+            value = cbor_peek.loads_whole(self.protected)
+        except Exception as e:
+            raise SignatureError(
+                f"COSE protected header is not CBOR: {e}", field="protected"
+            ) from None
         if not isinstance(value, Mapping):
             raise SignatureError("COSE protected header is not a CBOR map", field="protected")
         return dict(value)
@@ -177,7 +180,7 @@ class CoseSign1:
 def decode_cose_sign1(data: bytes) -> CoseSign1:
     """Decode a COSE_Sign1, tagged (18) or untagged; SignatureError naming what is wrong."""
     try:
-        item = cbor2.loads(data)
+        item = cbor_peek.loads_whole(data)
     except Exception as e:
         raise SignatureError(f"COSE_Sign1 is not CBOR: {e}", field="signature") from None
     tagged = False
@@ -198,4 +201,12 @@ def decode_cose_sign1(data: bytes) -> CoseSign1:
         raise SignatureError("COSE payload must be a byte string (not detached)", field="payload")
     if not isinstance(signature, bytes):
         raise SignatureError("COSE signature must be a byte string", field="signature")
-    return CoseSign1(protected, dict(unprotected), payload, signature, tagged)
+    cose = CoseSign1(protected, dict(unprotected), payload, signature, tagged)
+    both = sorted(set(cose.protected_map) & set(cose.unprotected), key=repr)
+    if both:
+        raise SignatureError(
+            f"COSE header labels {both} are in both the protected and the unprotected "
+            "header (RFC 9052 forbids it)",
+            field="unprotected",
+        )
+    return cose

@@ -41,12 +41,14 @@ class SignatureInfo:
 
 
 def read_signature(image: EifImage) -> SignatureInfo | None:
-    """Decode the signature section (None if unsigned); SignatureError if it is bad."""
+    """Decode the signature section (None if unsigned); SignatureError if it is bad,
+    including anything one of the loaders would refuse (see ``decode_signature_section``
+    with ``loader_form``)."""
     sec = image.signature_section
     if sec is None:
         return None
     data = read_small(sec.source, MAX_SIGNATURE_SIZE, "signature section", SignatureError)
-    entry = pcr0_signature(data)
+    entry = pcr0_signature(data, loader_form=True)
     cert = load_certificate(entry.signing_certificate)
     return SignatureInfo(entry, cert, decode_cose_sign1(entry.signature))
 
