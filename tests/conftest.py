@@ -43,7 +43,6 @@ BUILT_WITH_X86_KERNEL: list[Path] = []
 @pytest.fixture(autouse=True, scope="session")
 def _record_x86_builds():
     import eifkit
-    import eifkit.cli
     import eifkit.writer
     from eifkit.format import SectionType
     from eifkit.sources import DeferredSource
@@ -66,12 +65,10 @@ def _record_x86_builds():
                 BUILT_WITH_X86_KERNEL.append(Path(result.path))
         return result
 
-    eifkit.writer.write = recording_write
-    eifkit.cli.write = recording_write
+    eifkit.writer.write = recording_write  # the CLI calls writer.write through the module
     eifkit.write = recording_write
     yield
     eifkit.writer.write = real
-    eifkit.cli.write = real
     eifkit.write = real
 
 
