@@ -7,7 +7,7 @@ import os
 
 from .. import jsonfmt
 from ..errors import InputError
-from .common import EXIT_CHECK_FAILED, EXIT_OK, Formatter, print_json, print_table
+from .common import EXIT_CHECK_FAILED, EXIT_OK, add_command, print_json, print_table
 
 CHECK_HELP = """\
 Say what each known EIF loader would do with IMAGE, by modelling its checks in its
@@ -27,12 +27,7 @@ every selected profile accepts, 1 if one rejects, 2 on bad usage or an unreadabl
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser(
-        "check",
-        help="what QEMU, AWS's reader and the spec say of an EIF",
-        description=CHECK_HELP,
-        formatter_class=Formatter,
-    )
+    p = add_command(sub, "check", "what QEMU, AWS's reader and the spec say of an EIF", CHECK_HELP)
     p.add_argument("image", metavar="IMAGE")
     p.add_argument(
         "--profile",

@@ -7,7 +7,7 @@ import argparse
 from ..errors import EifError
 from ..reader import read
 from ..report import describe, describe_json, describe_text, signature_fields
-from .common import EXIT_OK, Formatter, add_image_reading_options, measure, print_json
+from .common import EXIT_OK, add_command, add_image_reading_options, measure, print_json
 
 DESCRIBE_HELP = """\
 Show what an EIF holds: header fields, the section table, metadata, cmdline, whether
@@ -27,11 +27,8 @@ reported (CheckCRC false), not an error.
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser(
-        "describe",
-        help="show an EIF's header, sections, metadata and PCRs",
-        description=DESCRIBE_HELP,
-        formatter_class=Formatter,
+    p = add_command(
+        sub, "describe", "show an EIF's header, sections, metadata and PCRs", DESCRIBE_HELP
     )
     p.add_argument("image", metavar="IMAGE", help="the EIF file")
     add_image_reading_options(p)

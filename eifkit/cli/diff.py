@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ..reader import read
-from .common import EXIT_CHECK_FAILED, EXIT_OK, Formatter, add_quiet, measure, print_json
+from .common import EXIT_CHECK_FAILED, EXIT_OK, add_command, add_quiet, measure, print_json
 
 DIFF_HELP = """\
 Compare two EIFs and say why their PCRs differ: header fields, the section table, each
@@ -18,12 +18,7 @@ Exit status: 0 if the images have the same content, 1 if they differ, 2 on bad i
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser(
-        "diff",
-        help="what differs between two EIFs, down to ramdisk files",
-        description=DIFF_HELP,
-        formatter_class=Formatter,
-    )
+    p = add_command(sub, "diff", "what differs between two EIFs, down to ramdisk files", DIFF_HELP)
     p.add_argument("a", metavar="A.eif")
     p.add_argument("b", metavar="B.eif")
     p.add_argument("--lenient", action="store_true", help="accept odd files (fixtures)")

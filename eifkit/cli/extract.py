@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 
 from .. import jsonfmt
-from ..errors import EifError
+from ..errors import EifError, FormatError
 from ..reader import read
-from .common import EXIT_OK, Formatter, print_json
+from .common import EXIT_OK, add_command, print_json
 
 EXTRACT_HELP = """\
 Write each section of IMAGE to its own file in DIR (a new or empty folder): kernel,
@@ -27,11 +27,8 @@ example:
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser(
-        "extract",
-        help="write every section to a file, plus build-args.json",
-        description=EXTRACT_HELP,
-        formatter_class=Formatter,
+    p = add_command(
+        sub, "extract", "write every section to a file, plus build-args.json", EXTRACT_HELP
     )
     p.add_argument("image", metavar="IMAGE")
     p.add_argument("-o", "--output", required=True, metavar="DIR")
@@ -48,6 +45,8 @@ def run(args: argparse.Namespace) -> int:
         result = extract(image, args.output, unpack=args.unpack)
     except EifError as e:
         raise e.with_path(args.image) from None
+    except ValueError as e:  # a section over a read limit (sources.read_small)
+        raise FormatError(f"cannot extract: {e}", path=args.image) from None
     if args.json:
         print_json(
             jsonfmt.OrderedObject(

@@ -9,7 +9,7 @@ from .. import writer
 from ..build import BuildInputs, make_image
 from ..errors import InputError
 from ..reader import read
-from .common import EXIT_OK, Formatter, print_table
+from .common import EXIT_OK, add_command, print_table
 
 FIXTURES_HELP = """\
 Write a corpus of named, single-defect EIFs for testing EIF loaders, plus
@@ -27,11 +27,8 @@ every QEMU verdict is also declared by hand in eifkit and checked against the mo
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser(
-        "fixtures",
-        help="write a corpus of malformed EIFs with loader verdicts",
-        description=FIXTURES_HELP,
-        formatter_class=Formatter,
+    p = add_command(
+        sub, "fixtures", "write a corpus of malformed EIFs with loader verdicts", FIXTURES_HELP
     )
     p.add_argument("-o", "--output", metavar="DIR", help="folder to write the corpus into")
     p.add_argument("--base", metavar="IMAGE", help="mutate this EIF instead of the default base")

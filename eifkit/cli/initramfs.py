@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ..inputs import archive_mtime
-from .common import EXIT_OK, Formatter
+from .common import EXIT_OK, add_command
 
 INITRAMFS_HELP = """\
 Pack a folder into a newc cpio archive (the kernel's initramfs format), the same
@@ -22,11 +22,8 @@ examples:
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser(
-        "initramfs",
-        help="pack a folder into a reproducible cpio (initramfs)",
-        description=INITRAMFS_HELP,
-        formatter_class=Formatter,
+    p = add_command(
+        sub, "initramfs", "pack a folder into a reproducible cpio (initramfs)", INITRAMFS_HELP
     )
     p.add_argument("folder", metavar="DIR")
     p.add_argument("-o", "--output", required=True, metavar="OUT.cpio[.gz]")

@@ -10,7 +10,7 @@ from ..pcrvalues import kms_policy, pcr_of_certificate_file, pcr_of_file
 from ..reader import read
 from .common import (
     EXIT_OK,
-    Formatter,
+    add_command,
     add_image_reading_options,
     measure,
     print_json,
@@ -34,11 +34,8 @@ a JSON object with sorted keys as nitro-cli prints it ("PCR" for --input).
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser(
-        "pcr",
-        help="compute PCR values of an EIF, a file, a certificate, a role",
-        description=PCR_HELP,
-        formatter_class=Formatter,
+    p = add_command(
+        sub, "pcr", "compute PCR values of an EIF, a file, a certificate, a role", PCR_HELP
     )
     p.add_argument("image", metavar="IMAGE", nargs="?", help="an EIF file")
     p.add_argument("--input", metavar="FILE", help='any file: prints its PCR as "PCR"')

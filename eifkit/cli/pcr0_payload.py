@@ -9,7 +9,7 @@ from ..errors import EifError
 from ..reader import read
 from ..signing.cose import BY_NAME, ES384, algorithm_for_key, protected_header, sig_structure
 from ..signing.signers import pcr0_payload, read_certificate_file
-from .common import EXIT_OK, Formatter, measure
+from .common import EXIT_OK, add_command, measure
 
 PAYLOAD_HELP = """\
 Write the exact bytes a signer must sign for IMAGE: the COSE Sig_structure
@@ -23,11 +23,8 @@ or --alg (default ES384).
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser(
-        "pcr0-payload",
-        help="write the bytes to sign for detached signing",
-        description=PAYLOAD_HELP,
-        formatter_class=Formatter,
+    p = add_command(
+        sub, "pcr0-payload", "write the bytes to sign for detached signing", PAYLOAD_HELP
     )
     p.add_argument("image", metavar="IMAGE")
     p.add_argument("-o", "--output", required=True, metavar="FILE", help="where to write them")

@@ -10,7 +10,7 @@ from ..reader import read
 from ..resign import sign_image
 from .common import (
     EXIT_OK,
-    Formatter,
+    add_command,
     add_no_direct_io,
     add_quiet,
     add_signing_key_options,
@@ -47,12 +47,7 @@ examples:
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser(
-        "sign",
-        help="add or replace an EIF's signature",
-        description=SIGN_HELP,
-        formatter_class=Formatter,
-    )
+    p = add_command(sub, "sign", "add or replace an EIF's signature", SIGN_HELP)
     p.add_argument("image", metavar="IMAGE", help="the EIF to sign")
     p.add_argument(
         "-o",

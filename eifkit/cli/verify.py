@@ -15,7 +15,7 @@ from ..timefmt import parse_rfc3339
 from .common import (
     EXIT_CHECK_FAILED,
     EXIT_OK,
-    Formatter,
+    add_command,
     add_quiet,
     measure,
     print_json,
@@ -43,11 +43,8 @@ Exit status: 0 if every check passes, 1 if any fails, 2 on bad usage or input.
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser(
-        "verify",
-        help="check CRC, signature, certificate and expected PCRs",
-        description=VERIFY_HELP,
-        formatter_class=Formatter,
+    p = add_command(
+        sub, "verify", "check CRC, signature, certificate and expected PCRs", VERIFY_HELP
     )
     p.add_argument("image", metavar="IMAGE")
     p.add_argument(
