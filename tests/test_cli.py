@@ -337,7 +337,7 @@ def metadata_json(eif: Path) -> dict:
     return json.loads(r.stdout)["Metadata"]
 
 
-@pytest.mark.parametrize("value", ["yesterday", "", "2024-06-21 12:00:00+00:00"])
+@pytest.mark.parametrize("value", ["yesterday", "", "2024-06-21 12:00:00+00:00", "-1"])
 def test_any_build_time_is_accepted_and_extract_rebuilds_it(tmp_path, value):
     out = tmp_path / "a.eif"
     r = eifkit(
@@ -466,10 +466,11 @@ def test_a_lint_error_refuses_the_build_unless_forced(tmp_path):
 def test_join_dash_values():
     from eifkit.cli import join_dash_values
 
-    argv = ["build", "--cmd", "-c", "--env", "-A=1", "--name", "-x", "--", "--cmd", "-d"]
+    argv = ["build", "--cmd", "-c", "--env", "-A=1", "--kernel", "-k", "--", "--cmd", "-d"]
     assert join_dash_values(argv) == [
-        "build", "--cmd=-c", "--env=-A=1", "--name", "-x", "--", "--cmd", "-d",
+        "build", "--cmd=-c", "--env=-A=1", "--kernel", "-k", "--", "--cmd", "-d",
     ]  # fmt: skip
+    assert join_dash_values(["build", "--build-time", "-1"]) == ["build", "--build-time=-1"]
     assert join_dash_values(["describe", "--cmd", "-c"]) == ["describe", "--cmd", "-c"]
     assert join_dash_values(["build", "--cmd"]) == ["build", "--cmd"]
 

@@ -22,8 +22,20 @@ from .common import (
     warn,
 )
 
-# Options whose value may start with "-" (``--cmd -c``): main() joins them to their value.
-DASH_VALUE_OPTIONS = ("--cmd", "--env")
+# Options whose value may start with "-" (``--cmd -c``, ``--build-time -1`` as eif_build
+# stored it): main() joins each to the next argument, as getopt does.
+DASH_VALUE_OPTIONS = (
+    "--cmd",
+    "--env",
+    "--cmdline",
+    "--name",
+    "--version",
+    "--build-time",
+    "--build-tool",
+    "--build-tool-version",
+    "--img-os",
+    "--img-kernel",
+)
 
 BUILD_HELP = """\
 Build an EIF v4 image from a kernel, one or more ramdisks and a kernel command line,
