@@ -19,7 +19,6 @@ from .buildpolicy import (
     EIF_BUILD_TOOL_VERSION,
     BuildFinding,
     FolderRamdisk,
-    MetadataChoice,
     check_app_lines,
     choose_arch,
     choose_metadata,
@@ -179,17 +178,6 @@ def build_image(inputs: BuildInputs) -> BuiltImage:
     cannot run, unless ``force``; bad metadata; an output that is an input ...).
     """
     cmd = _cmdline(inputs)
-    metadata_choice = MetadataChoice(
-        name=inputs.name,
-        version=inputs.version,
-        build_time=inputs.build_time,
-        build_tool=inputs.build_tool,
-        build_tool_version=inputs.build_tool_version,
-        img_os=inputs.img_os,
-        img_kernel=inputs.img_kernel,
-        kernel_config=inputs.kernel_config,
-        eif_build_compat=inputs.eif_build_compat,
-    )
     _check_header_values(inputs)
     arch, findings = choose_arch(
         inputs.kernel, inputs.arch, force=inputs.force, eif_build_compat=inputs.eif_build_compat
@@ -200,7 +188,7 @@ def build_image(inputs: BuildInputs) -> BuiltImage:
             field="ramdisk",
         )
     check_app_lines(inputs.cmd, inputs.env, inputs.rootfs)
-    meta, meta_findings = choose_metadata(metadata_choice, inputs.kernel, _custom_metadata(inputs))
+    meta, meta_findings = choose_metadata(inputs, _custom_metadata(inputs))
     findings += meta_findings
     if inputs.output is not None:
         check_output_not_input(inputs.output, inputs.input_files())

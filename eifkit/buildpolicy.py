@@ -12,6 +12,7 @@ import tempfile
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ._version import __version__
 from .errors import InputError
@@ -20,6 +21,9 @@ from .inputs import archive_mtime, utf8_text
 from .metadata import BuildInfo, Metadata, parse_kernel_config
 from .sources import FileSource, Source
 from .timefmt import default_build_time, is_rfc3339
+
+if TYPE_CHECKING:
+    from .build import BuildInputs
 
 # eif_build's own values, used by --eif-build-compat.
 EIF_BUILD_TOOL = "eif_build"
@@ -44,21 +48,6 @@ class BuildFinding:
 
     def __str__(self) -> str:
         return f"{self.path}: {self.message}" if self.path else self.message
-
-
-@dataclass(frozen=True)
-class MetadataChoice:
-    """The metadata values a build writes; ``build_time`` may be any string."""
-
-    name: str | None
-    version: str | None
-    build_time: str | None
-    build_tool: str | None
-    build_tool_version: str | None
-    img_os: str | None
-    img_kernel: str | None
-    kernel_config: str | None
-    eif_build_compat: bool
 
 
 def choose_arch(
@@ -105,7 +94,7 @@ def choose_arch(
     return arch, findings
 
 
-def _ignored_under_compat(choice: MetadataChoice) -> list[str]:
+def _ignored_under_compat(choice: BuildInputs) -> list[str]:
     given = [
         ("--build-time", choice.build_time),
         ("--build-tool", choice.build_tool),
@@ -116,10 +105,8 @@ def _ignored_under_compat(choice: MetadataChoice) -> list[str]:
     return [flag for flag, value in given if value is not None]
 
 
-def choose_metadata(
-    choice: MetadataChoice, kernel: str, custom: object
-) -> tuple[Metadata, list[BuildFinding]]:
-    """The metadata section's values.
+def choose_metadata(choice: BuildInputs, custom: object) -> tuple[Metadata, list[BuildFinding]]:
+    """The metadata section's values for the build ``choice`` (None: the default).
 
     eifkit: each given value wins; OperatingSystem/KernelVersion from the kernel config
     otherwise; BuildTool eifkit; BuildTime SOURCE_DATE_EPOCH or now.
@@ -130,7 +117,7 @@ def choose_metadata(
     findings: list[BuildFinding] = []
     name = choice.name
     if name is None:
-        name = utf8_text(os.path.basename(kernel), "kernel file name")
+        name = utf8_text(os.path.basename(choice.kernel), "kernel file name")
     version = choice.version
     build_time = choice.build_time
     tool = choice.build_tool

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-from .. import writer
 from .._version import __version__
 from ..build import BuildFinding, BuildInputs, build_image
 from ..format import Arch
@@ -13,13 +12,13 @@ from .common import (
     EXIT_OK,
     add_command,
     add_no_direct_io,
+    add_output,
     add_quiet,
     add_signing_key_options,
-    print_json,
-    print_measurements,
-    progress,
+    print_written,
     signing_inputs,
     warn,
+    write_image,
 )
 
 # Options whose value may start with "-" (``--cmd -c``, ``--build-time -1`` as eif_build
@@ -115,7 +114,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         metavar="FILE",
         help="read the command line from FILE (one trailing newline is dropped)",
     )
-    p.add_argument("-o", "--output", required=True, metavar="FILE", help="where to write the EIF")
+    add_output(p, "FILE", "where to write the EIF")
     p.add_argument(
         "--arch",
         choices=[a.value for a in Arch],
@@ -210,36 +209,42 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     add_no_direct_io(p)
 
 
+# BuildInputs fields that are options of the same name (dest); the others are mapped below.
+SAME_NAMED = [
+    "kernel",
+    "ramdisks",
+    "cmdline",
+    "cmdline_file",
+    "name",
+    "build_time",
+    "build_tool",
+    "build_tool_version",
+    "img_os",
+    "img_kernel",
+    "kernel_config",
+    "default_cpus",
+    "bootstrap",
+    "rootfs",
+    "cmd",
+    "env",
+    "eif_build_compat",
+    "force",
+    "output",
+]
+
+
 def inputs_from_args(args: argparse.Namespace) -> BuildInputs:
     """The library's build request for these options (signing keys are opened here)."""
     signing = signing_inputs(args)
     return BuildInputs(
-        kernel=args.kernel,
-        ramdisks=args.ramdisks,
-        cmdline=args.cmdline,
-        cmdline_file=args.cmdline_file,
+        **{name: getattr(args, name) for name in SAME_NAMED},
         arch=Arch(args.arch) if args.arch is not None else None,
-        name=args.name,
         version=args.image_version,
         metadata_file=args.metadata,
-        build_time=args.build_time,
-        build_tool=args.build_tool,
-        build_tool_version=args.build_tool_version,
-        img_os=args.img_os,
-        img_kernel=args.img_kernel,
-        kernel_config=args.kernel_config,
         default_mem=args.default_memory << 20,
-        default_cpus=args.default_cpus,
         signing_certificate=signing[0] if signing else None,
         signer=signing[1] if signing else None,
-        bootstrap=args.bootstrap,
-        rootfs=args.rootfs,
-        cmd=args.cmd,
-        env=args.env,
-        eif_build_compat=args.eif_build_compat,
-        force=args.force,
         lint=not args.no_lint,
-        output=args.output,
     )
 
 
@@ -253,26 +258,18 @@ def run(args: argparse.Namespace) -> int:
         for finding in built.findings:
             print_finding(finding)
         image = built.image
-        bar = progress(args, sum(sec.size for sec in image.sections), "building")
-        try:
-            result = writer.write(
-                image,
-                args.output,
-                layout="canonical",
-                algo=args.algo,
-                progress=bar,
-                fsync=args.fsync,
-                direct_io=not args.no_direct_io,
-            )
-        finally:
-            bar.close()
-    m = result.measurements
-    if args.json:
-        print_json({"Measurements": m.as_dict()})
-    else:
-        print(
-            f"Built {result.path}: {result.size} bytes, {len(image.sections)} sections, "
-            f"CRC32 {result.crc32:#010x}"
+        result = write_image(
+            args,
+            image,
+            args.output,
+            "building",
+            layout="canonical",
+            algo=args.algo,
+            fsync=args.fsync,
         )
-        print_measurements(m)
+    headline = (
+        f"Built {result.path}: {result.size} bytes, {len(image.sections)} sections, "
+        f"CRC32 {result.crc32:#010x}"
+    )
+    print_written(args, headline, result.measurements)
     return EXIT_OK

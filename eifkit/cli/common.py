@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING, Any
 
-from .. import jsonfmt
+from .. import jsonfmt, writer
 from ..errors import InputError
 from ..measure import ALGORITHMS, DEFAULT_ALGORITHM, Measurements, measure_image
 from ..report import table
@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from ..image import EifImage
     from ..progress import Progress
     from ..signing.signers import Signer
+    from ..writer import WriteResult
 
 EXIT_OK = 0
 EXIT_CHECK_FAILED = 1
@@ -50,10 +51,27 @@ def warn(msg: str) -> None:
     sys.stderr.write(f"{PROG}: warning: {msg}\n")
 
 
-def print_measurements(m: Measurements) -> None:
-    """``Measurements (SHA384)`` and an indented PCR table, as build and sign print them."""
+def print_written(args: argparse.Namespace, headline: str, m: Measurements) -> None:
+    """What build and sign print: ``{"Measurements": ...}`` with --json, else the
+    headline, ``Measurements (SHA384)`` and an indented PCR table."""
+    if args.json:
+        print_json({"Measurements": m.as_dict()})
+        return
+    print(headline)
     print(f"Measurements ({m.algo.upper()})")
     print("\n".join(table([[k, v] for k, v in m.as_dict().items() if k != "HashAlgorithm"])))
+
+
+def write_image(
+    args: argparse.Namespace, image: EifImage, path: str, label: str, **options: Any
+) -> WriteResult:
+    """:func:`eifkit.writer.write` with a progress bar unless --quiet, and O_DIRECT
+    unless --no-direct-io."""
+    bar = progress(args, sum(sec.size for sec in image.sections), label)
+    try:
+        return writer.write(image, path, progress=bar, direct_io=not args.no_direct_io, **options)
+    finally:
+        bar.close()
 
 
 def progress(args: argparse.Namespace, total: int, label: str) -> Progress:
@@ -74,6 +92,13 @@ def measure(
 
 
 # ---------------------------------------------------------------- shared options
+
+
+def add_output(
+    p: argparse.ArgumentParser, metavar: str, help: str | None = None, *, required: bool = True
+) -> None:
+    """The -o/--output option."""
+    p.add_argument("-o", "--output", required=required, metavar=metavar, help=help)
 
 
 def add_quiet(p: argparse.ArgumentParser) -> None:

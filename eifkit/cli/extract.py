@@ -7,7 +7,7 @@ import argparse
 from .. import jsonfmt
 from ..errors import EifError, FormatError
 from ..reader import read
-from .common import EXIT_OK, add_command, print_json
+from .common import EXIT_OK, add_command, add_output, print_json
 
 EXTRACT_HELP = """\
 Write each section of IMAGE to its own file in DIR (a new or empty folder): kernel,
@@ -31,7 +31,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         sub, "extract", "write every section to a file, plus build-args.json", EXTRACT_HELP
     )
     p.add_argument("image", metavar="IMAGE")
-    p.add_argument("-o", "--output", required=True, metavar="DIR")
+    add_output(p, "DIR")
     p.add_argument("--unpack", action="store_true", help="also unpack each cpio ramdisk")
     p.add_argument("--lenient", action="store_true", help="accept odd files (fixtures)")
     p.add_argument("--json", action="store_true", help="print what was written as JSON")

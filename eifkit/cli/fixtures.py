@@ -9,7 +9,7 @@ from .. import writer
 from ..build import BuildInputs, make_image
 from ..errors import InputError
 from ..reader import read
-from .common import EXIT_OK, add_command, print_table
+from .common import EXIT_OK, add_command, add_output, print_table
 
 FIXTURES_HELP = """\
 Write a corpus of named, single-defect EIFs for testing EIF loaders, plus
@@ -30,7 +30,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p = add_command(
         sub, "fixtures", "write a corpus of malformed EIFs with loader verdicts", FIXTURES_HELP
     )
-    p.add_argument("-o", "--output", metavar="DIR", help="folder to write the corpus into")
+    add_output(p, "DIR", "folder to write the corpus into", required=False)
     p.add_argument("--base", metavar="IMAGE", help="mutate this EIF instead of the default base")
     p.add_argument("--kernel", metavar="FILE", help="build the base from this kernel ...")
     p.add_argument(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ..inputs import archive_mtime
-from .common import EXIT_OK, add_command
+from .common import EXIT_OK, add_command, add_output
 
 INITRAMFS_HELP = """\
 Pack a folder into a newc cpio archive (the kernel's initramfs format), the same
@@ -26,7 +26,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         sub, "initramfs", "pack a folder into a reproducible cpio (initramfs)", INITRAMFS_HELP
     )
     p.add_argument("folder", metavar="DIR")
-    p.add_argument("-o", "--output", required=True, metavar="OUT.cpio[.gz]")
+    add_output(p, "OUT.cpio[.gz]")
     p.add_argument(
         "--mtime",
         type=int,

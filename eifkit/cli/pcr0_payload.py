@@ -9,7 +9,7 @@ from ..errors import EifError
 from ..reader import read
 from ..signing.cose import BY_NAME, ES384, algorithm_for_key, protected_header, sig_structure
 from ..signing.signers import pcr0_payload, read_certificate_file
-from .common import EXIT_OK, add_command, measure
+from .common import EXIT_OK, add_command, add_output, measure
 
 PAYLOAD_HELP = """\
 Write the exact bytes a signer must sign for IMAGE: the COSE Sig_structure
@@ -27,7 +27,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         sub, "pcr0-payload", "write the bytes to sign for detached signing", PAYLOAD_HELP
     )
     p.add_argument("image", metavar="IMAGE")
-    p.add_argument("-o", "--output", required=True, metavar="FILE", help="where to write them")
+    add_output(p, "FILE", "where to write them")
     g = p.add_mutually_exclusive_group()
     g.add_argument("--signing-certificate", metavar="CERT", help="take the algorithm from it")
     g.add_argument("--alg", choices=sorted(BY_NAME), help="the COSE algorithm (default ES384)")

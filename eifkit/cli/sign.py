@@ -4,22 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-from .. import writer
 from ..errors import InputError
 from ..reader import read
 from ..resign import sign_image
-from .common import (
-    EXIT_OK,
-    add_command,
-    add_no_direct_io,
-    add_quiet,
-    add_signing_key_options,
-    measure,
-    print_json,
-    print_measurements,
-    progress,
-    signing_inputs,
-)
+from . import common
 
 SIGN_HELP = """\
 Add a signature to an EIF, or replace its signature (nitro-cli sign-eif). Every other
@@ -47,28 +35,25 @@ examples:
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = add_command(sub, "sign", "add or replace an EIF's signature", SIGN_HELP)
+    p = common.add_command(sub, "sign", "add or replace an EIF's signature", SIGN_HELP)
     p.add_argument("image", metavar="IMAGE", help="the EIF to sign")
-    p.add_argument(
-        "-o",
-        "--output",
-        metavar="FILE",
-        help="write the signed EIF here (default: replace IMAGE, atomically)",
+    common.add_output(
+        p, "FILE", "write the signed EIF here (default: replace IMAGE, atomically)", required=False
     )
-    add_signing_key_options(p, detached=True)
+    common.add_signing_key_options(p, detached=True)
     p.add_argument("--json", action="store_true", help="print the measurements as JSON")
-    add_quiet(p)
-    add_no_direct_io(p)
+    common.add_quiet(p)
+    common.add_no_direct_io(p)
 
 
 def run(args: argparse.Namespace) -> int:
     if args.signing_certificate is None:
         raise InputError("--signing-certificate is needed")
     image = read(args.image)
-    m = measure(args, image)
+    m = common.measure(args, image)
     signer = None
     if args.signature is None:
-        signing = signing_inputs(args)
+        signing = common.signing_inputs(args)
         assert signing is not None
         signer = signing[1]
     signed = sign_image(
@@ -80,22 +65,7 @@ def run(args: argparse.Namespace) -> int:
         path=args.image,
     )
     out = args.output or args.image
-    bar = progress(args, sum(sec.size for sec in signed.sections), "signing")
-    try:
-        result = writer.write(
-            signed,
-            out,
-            layout="original",
-            crc="compute",
-            progress=bar,
-            direct_io=not args.no_direct_io,
-        )
-    finally:
-        bar.close()
-    rm = result.measurements
-    if args.json:
-        print_json({"Measurements": rm.as_dict()})
-    else:
-        print(f"Signed {out}: {result.size} bytes, CRC32 {result.crc32:#010x}")
-        print_measurements(rm)
-    return EXIT_OK
+    result = common.write_image(args, signed, out, "signing", layout="original", crc="compute")
+    headline = f"Signed {out}: {result.size} bytes, CRC32 {result.crc32:#010x}"
+    common.print_written(args, headline, result.measurements)
+    return common.EXIT_OK
