@@ -153,7 +153,7 @@ def choose_metadata(choice: BuildInputs, custom: object) -> tuple[Metadata, list
         img_os = from_config[0] if img_os is None else img_os
         img_kernel = from_config[1] if img_kernel is None else img_kernel
     if build_time is None:
-        build_time = default_build_time()
+        build_time = default_build_time(as_eif_build=choice.eif_build_compat)
     elif not is_rfc3339(build_time):
         findings.append(
             BuildFinding(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import calendar
 import datetime as _dt
 import re
+import time
 from collections.abc import Mapping
 
 from .errors import InputError
@@ -39,11 +40,30 @@ def rfc3339(moment: _dt.datetime) -> str:
     return base + "+00:00"
 
 
-def default_build_time(environ: Mapping[str, str] | None = None) -> str:
-    """Now (whole seconds), or SOURCE_DATE_EPOCH when set (reproducible builds), in RFC 3339."""
+def chrono_rfc3339_ns(ns: int) -> str:
+    """A UTC time in nanoseconds since the epoch as chrono's ``to_rfc3339`` writes it:
+    sub-second digits only when non-zero, 3, 6 or 9 of them."""
+    seconds, frac = divmod(ns, 1_000_000_000)
+    base = _dt.datetime.fromtimestamp(seconds, _dt.UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    if frac % 1_000_000 == 0:
+        digits = f".{frac // 1_000_000:03d}" if frac else ""
+    elif frac % 1000 == 0:
+        digits = f".{frac // 1000:06d}"
+    else:
+        digits = f".{frac:09d}"
+    return base + digits + "+00:00"
+
+
+def default_build_time(
+    environ: Mapping[str, str] | None = None, *, as_eif_build: bool = False
+) -> str:
+    """SOURCE_DATE_EPOCH when set (reproducible builds), else now, in RFC 3339: in whole
+    seconds, or ``as_eif_build`` with its nanoseconds as eif_build writes them."""
     seconds = source_date_epoch(environ)
     if seconds is not None:
         return rfc3339(_dt.datetime.fromtimestamp(seconds, _dt.UTC))
+    if as_eif_build:
+        return chrono_rfc3339_ns(time.time_ns())
     return rfc3339(_dt.datetime.now(_dt.UTC).replace(microsecond=0))
 
 

@@ -389,3 +389,19 @@ def test_metadata_written_is_the_parsed_metadata():
     assert image.metadata_section is not None
     meta = parse_metadata_section(read_small(image.metadata_section.source, 1 << 20))
     assert meta.image_name == "bzImage" and meta.custom == {"b": 1}
+
+
+def test_chrono_rfc3339_ns_and_the_compat_default_time(monkeypatch):
+    from eifkit.timefmt import chrono_rfc3339_ns, default_build_time
+
+    second = 1718971200 * 10**9  # 2024-06-21T12:00:00Z
+    assert chrono_rfc3339_ns(second) == "2024-06-21T12:00:00+00:00"
+    assert chrono_rfc3339_ns(second + 5 * 10**8) == "2024-06-21T12:00:00.500+00:00"
+    assert chrono_rfc3339_ns(second + 1000) == "2024-06-21T12:00:00.000001+00:00"
+    assert chrono_rfc3339_ns(second + 7) == "2024-06-21T12:00:00.000000007+00:00"
+    monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
+    monkeypatch.setattr("time.time_ns", lambda: second + 123456789)
+    assert default_build_time(as_eif_build=True) == "2024-06-21T12:00:00.123456789+00:00"
+    assert default_build_time({"SOURCE_DATE_EPOCH": "0"}, as_eif_build=True) == (
+        "1970-01-01T00:00:00+00:00"
+    )

@@ -512,3 +512,9 @@ def test_builds_are_recorded_for_the_qemu_check_at_session_end(tmp_path):
     assert main(["build", "--kernel", KERNEL, "--initrd", RD0, "--cmdline", "x", "-o",
                  str(out), "-q", "--no-lint"]) == 0  # fmt: skip
     assert BUILT_WITH_X86_KERNEL[-1] == out
+
+
+def test_a_message_with_a_line_break_stays_one_line(tmp_path):
+    k = tmp_path / "bad\nname"
+    r = eifkit("build", "--kernel", str(k), "--initrd", RD0, "--cmdline", "x", "-o", "o")
+    assert_clean_error(r, "bad\\nname: kernel file not found")

@@ -15,7 +15,7 @@ from types import ModuleType
 
 from .._version import __version__
 from ..errors import EifError
-from .common import EXIT_OK, EXIT_USAGE, PROG, Formatter
+from .common import EXIT_OK, EXIT_USAGE, PROG, Formatter, error
 
 # name -> module (eifkit.cli.<module>): each has add_parser(sub) and run(args) -> int,
 # and may list DASH_VALUE_OPTIONS, options whose value may start with "-".
@@ -82,11 +82,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(run(args))
     except EifError as e:
-        sys.stderr.write(f"{PROG}: error: {e}\n")
+        error(str(e))
         return EXIT_USAGE
     except OSError as e:
         where = f"{e.filename}: " if e.filename else ""
-        sys.stderr.write(f"{PROG}: error: {where}{e.strerror or e}\n")
+        error(f"{where}{e.strerror or e}")
         return EXIT_USAGE
     except KeyboardInterrupt:
         sys.stderr.write(f"{PROG}: interrupted\n")

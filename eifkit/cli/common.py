@@ -47,8 +47,17 @@ def print_table(rows: list[list[str]], indent: str = "") -> None:
     print("\n".join(table(rows, indent=indent)))
 
 
+def one_line(text: str) -> str:
+    """``text`` with line breaks shown as \\n, so a message stays one line."""
+    return text.replace("\r", "\\r").replace("\n", "\\n")
+
+
 def warn(msg: str) -> None:
-    sys.stderr.write(f"{PROG}: warning: {msg}\n")
+    sys.stderr.write(f"{PROG}: warning: {one_line(msg)}\n")
+
+
+def error(msg: str) -> None:
+    sys.stderr.write(f"{PROG}: error: {one_line(msg)}\n")
 
 
 def print_written(args: argparse.Namespace, headline: str, m: Measurements) -> None:
