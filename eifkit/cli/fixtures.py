@@ -8,6 +8,7 @@ import os
 from .. import writer
 from ..build import BuildInputs, make_image
 from ..errors import InputError
+from ..format import Arch
 from ..reader import read
 from .common import EXIT_OK, add_command, add_output, print_table
 
@@ -74,6 +75,9 @@ def run(args: argparse.Namespace) -> int:
                     ramdisks=args.ramdisks,
                     cmdline=args.cmdline,
                     build_time="2025-01-01T00:00:00Z",
+                    arch=Arch.X86_64,  # the loader profiles model an x86_64 host
+                    force=True,  # a base to mutate need not boot
+                    lint=False,
                 )
             )
             writer.write(image, path)
