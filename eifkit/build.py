@@ -168,6 +168,15 @@ def _check_header_values(inputs: BuildInputs) -> None:
         raise InputError("--default-memory and --default-cpus must be positive")
     if inputs.default_mem >= U64_LIMIT or inputs.default_cpus >= U64_LIMIT:
         raise InputError("--default-memory and --default-cpus must fit 64 bits")
+    ramdisks = len(inputs.ramdisks) + bool(inputs.bootstrap) + bool(inputs.rootfs)
+    signature = inputs.signer is not None or inputs.signing_certificate is not None
+    sections = 3 + ramdisks + len(inputs.extra_sections) + signature
+    if sections > MAX_SECTIONS:
+        raise InputError(
+            f"{sections} sections ({ramdisks} ramdisks), at most {MAX_SECTIONS} "
+            "fit in an EIF header",
+            field="ramdisk",
+        )
 
 
 def build_image(inputs: BuildInputs) -> BuiltImage:
@@ -246,12 +255,6 @@ def _assemble(
                 SectionType.SIGNATURE,
                 DeferredSource(lambda pcr0: make_signature_section(pcr0, cert_pem, signer)),
             )
-        )
-    if len(sections) > MAX_SECTIONS:
-        raise InputError(
-            f"{len(sections)} sections ({len(ramdisks)} ramdisks), at most {MAX_SECTIONS} "
-            "fit in an EIF header",
-            field="ramdisk",
         )
     return EifImage(
         sections=tuple(sections),

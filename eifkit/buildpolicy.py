@@ -94,15 +94,58 @@ def choose_arch(
     return arch, findings
 
 
-def _ignored_under_compat(choice: BuildInputs) -> list[str]:
-    given = [
-        ("--build-time", choice.build_time),
-        ("--build-tool", choice.build_tool),
-        ("--build-tool-version", choice.build_tool_version),
-        ("--img-os", choice.img_os),
-        ("--img-kernel", choice.img_kernel),
-    ]
-    return [flag for flag, value in given if value is not None]
+def _or(value: str | None, default: str) -> str:
+    return default if value is None else value
+
+
+def _build_info(choice: BuildInputs) -> tuple[BuildInfo, list[BuildFinding]]:
+    """BuildMetadata's values: eif_build's with a kernel config under compat (it takes
+    them all from itself and the config), else each given value or its default."""
+    findings: list[BuildFinding] = []
+    from_config = parse_kernel_config(choice.kernel_config) if choice.kernel_config else None
+    compat = choice.eif_build_compat
+    tool, tool_version = (
+        (EIF_BUILD_TOOL, EIF_BUILD_TOOL_VERSION) if compat else (EIFKIT_BUILD_TOOL, __version__)
+    )
+    img_os, img_kernel = from_config or (DEFAULT_IMG_OS, DEFAULT_IMG_KERNEL)
+    build_time = choice.build_time
+    given = {
+        "--build-time": choice.build_time,
+        "--build-tool": choice.build_tool,
+        "--build-tool-version": choice.build_tool_version,
+        "--img-os": choice.img_os,
+        "--img-kernel": choice.img_kernel,
+    }
+    if compat and from_config is not None:
+        ignored = [flag for flag, value in given.items() if value is not None]
+        if ignored:
+            findings.append(
+                BuildFinding(
+                    "warning",
+                    f"{', '.join(ignored)} ignored: with --kernel-config, eif_build (and "
+                    "--eif-build-compat) takes every build value from itself and the config",
+                )
+            )
+        build_time = None
+    else:
+        tool = _or(choice.build_tool, tool)
+        tool_version = _or(choice.build_tool_version, tool_version)
+        img_os = _or(choice.img_os, img_os)
+        img_kernel = _or(choice.img_kernel, img_kernel)
+    if build_time is None:
+        build_time = default_build_time(as_eif_build=compat)
+    elif not is_rfc3339(build_time):
+        findings.append(
+            BuildFinding(
+                "warning",
+                f"build time {build_time!r} is not an RFC 3339 time such as "
+                "2024-06-21T12:00:00+00:00; stored as given",
+            )
+        )
+    values = dict(zip(given, (build_time, tool, tool_version, img_os, img_kernel), strict=True))
+    for flag, value in values.items():
+        utf8_text(value, flag)
+    return BuildInfo(build_time, tool, tool_version, img_os, img_kernel), findings
 
 
 def choose_metadata(choice: BuildInputs, custom: object) -> tuple[Metadata, list[BuildFinding]]:
@@ -119,13 +162,6 @@ def choose_metadata(choice: BuildInputs, custom: object) -> tuple[Metadata, list
     if name is None:
         name = utf8_text(os.path.basename(choice.kernel), "kernel file name")
     version = choice.version
-    build_time = choice.build_time
-    tool = choice.build_tool
-    tool_version = choice.build_tool_version
-    img_os, img_kernel = choice.img_os, choice.img_kernel
-    from_config: tuple[str, str] | None = None
-    if choice.kernel_config is not None:
-        from_config = parse_kernel_config(choice.kernel_config)
     if choice.eif_build_compat:
         if version is not None:
             findings.append(
@@ -135,52 +171,15 @@ def choose_metadata(choice: BuildInputs, custom: object) -> tuple[Metadata, list
                 )
             )
         version = choice.name
-        if from_config is not None:
-            ignored = _ignored_under_compat(choice)
-            if ignored:
-                findings.append(
-                    BuildFinding(
-                        "warning",
-                        f"{', '.join(ignored)} ignored: with --kernel-config, eif_build "
-                        "(and --eif-build-compat) takes every build value from itself and "
-                        "the config",
-                    )
-                )
-            build_time, tool, tool_version, img_os, img_kernel = None, None, None, None, None
-        tool = EIF_BUILD_TOOL if tool is None else tool
-        tool_version = EIF_BUILD_TOOL_VERSION if tool_version is None else tool_version
-    if from_config is not None:
-        img_os = from_config[0] if img_os is None else img_os
-        img_kernel = from_config[1] if img_kernel is None else img_kernel
-    if build_time is None:
-        build_time = default_build_time(as_eif_build=choice.eif_build_compat)
-    elif not is_rfc3339(build_time):
-        findings.append(
-            BuildFinding(
-                "warning",
-                f"build time {build_time!r} is not an RFC 3339 time such as "
-                "2024-06-21T12:00:00+00:00; stored as given",
-            )
-        )
-    info = BuildInfo(
-        build_time=utf8_text(build_time, "--build-time"),
-        build_tool=utf8_text(EIFKIT_BUILD_TOOL if tool is None else tool, "--build-tool"),
-        build_tool_version=utf8_text(
-            __version__ if tool_version is None else tool_version, "--build-tool-version"
-        ),
-        img_os=utf8_text(DEFAULT_IMG_OS if img_os is None else img_os, "--img-os"),
-        img_kernel=utf8_text(
-            DEFAULT_IMG_KERNEL if img_kernel is None else img_kernel, "--img-kernel"
-        ),
-    )
+    info, info_findings = _build_info(choice)
     meta = Metadata(
         image_name=utf8_text(name, "--name"),
-        image_version=utf8_text(DEFAULT_IMAGE_VERSION if version is None else version, "--version"),
+        image_version=utf8_text(_or(version, DEFAULT_IMAGE_VERSION), "--version"),
         build_info=info,
         docker_info=None,
         custom=custom,
     )
-    return meta, findings
+    return meta, findings + info_findings
 
 
 def lint_ramdisks(

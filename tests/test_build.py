@@ -405,3 +405,21 @@ def test_chrono_rfc3339_ns_and_the_compat_default_time(monkeypatch):
     assert default_build_time({"SOURCE_DATE_EPOCH": "0"}, as_eif_build=True) == (
         "1970-01-01T00:00:00+00:00"
     )
+
+
+def test_too_many_sections_are_refused_before_folders_are_packed(tmp_path):
+    import tempfile
+
+    def temporary_cpios() -> set[str]:
+        return {p for p in os.listdir(tempfile.gettempdir()) if p.startswith("eifkit-ramdisk.")}
+
+    before = temporary_cpios()
+    boot = folder_with_init(tmp_path, 62)
+    inputs = BuildInputs(kernel=KERNEL, bootstrap=boot, ramdisks=[INIT_CPIO] * 29, cmdline="x")
+    with pytest.raises(InputError, match=r"33 sections \(30 ramdisks\), at most 32"):
+        make_image(inputs)
+    assert temporary_cpios() == before
+    assert (
+        len(make_image(BuildInputs(**{**inputs.__dict__, "ramdisks": [INIT_CPIO] * 28})).sections)
+        == 32
+    )
