@@ -233,23 +233,42 @@ class FolderRamdisk:
         shutil.rmtree(os.path.dirname(self.path), ignore_errors=True)
 
 
+def pack_folder(
+    folder: str,
+    output: str,
+    *,
+    mtime: int,
+    prefix: str = "",
+    app: tuple[Sequence[str], Sequence[str]] | None = None,
+) -> tuple[int, int]:
+    """Write ``folder`` as a reproducible newc cpio at ``output`` (gzip if it ends in
+    .gz): as it is under ``prefix``, or in nitro-cli's app layout with ``app = (cmd,
+    env)``. Returns (entries, bytes of cpio). A name that is not UTF-8 is an InputError."""
+    from .inspect.initramfs import app_entries, tree_entries, write_archive
+
+    try:
+        entries = (
+            tree_entries(folder, mtime=mtime, prefix=utf8_text(prefix, "--prefix"))
+            if app is None
+            else app_entries(folder, list(app[0]), list(app[1]), mtime=mtime)
+        )
+        return len(entries), write_archive(entries, output)
+    except UnicodeEncodeError as e:
+        raise InputError(
+            f"a file name or link target in the folder is not UTF-8: {e.object!r}", path=folder
+        ) from None
+
+
 def ramdisk_from_folder(
     folder: str, name: str, *, app: tuple[Sequence[str], Sequence[str]] | None = None
 ) -> FolderRamdisk:
     """A reproducible cpio of ``folder`` (mtime from SOURCE_DATE_EPOCH, else 0): as it is
     (a bootstrap ramdisk), or in nitro-cli's app layout with ``app = (cmd, env)``."""
-    from .inspect.initramfs import app_entries, tree_entries, write_archive
-
     mtime = archive_mtime(None)
-    entries = (
-        tree_entries(folder, mtime=mtime)
-        if app is None
-        else app_entries(folder, list(app[0]), list(app[1]), mtime=mtime)
-    )
     tmp = tempfile.mkdtemp(prefix="eifkit-ramdisk.")
     path = os.path.join(tmp, name)
     try:
-        write_archive(entries, path)
+        pack_folder(folder, path, mtime=mtime, app=app)
         source = FileSource.open(path, "ramdisk")
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

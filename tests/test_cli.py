@@ -518,3 +518,25 @@ def test_a_message_with_a_line_break_stays_one_line(tmp_path):
     k = tmp_path / "bad\nname"
     r = eifkit("build", "--kernel", str(k), "--initrd", RD0, "--cmdline", "x", "-o", "o")
     assert_clean_error(r, "bad\\nname: kernel file not found")
+
+
+def test_a_role_arn_that_is_not_utf8_is_a_clean_error():
+    r = subprocess.run(
+        [sys.executable, "-m", "eifkit", "pcr", "--role-arn", b"arn:\xff"],
+        capture_output=True,
+        text=True,
+        errors="replace",
+        timeout=60,
+    )
+    assert_clean_error(r, "--role-arn is not valid UTF-8")
+
+
+def test_a_folder_with_a_file_name_that_is_not_utf8_is_a_clean_error(tmp_path):
+    folder = tmp_path / "tree"
+    folder.mkdir()
+    (folder / os.fsdecode(b"a\xff")).write_text("x")
+    r = eifkit("initramfs", str(folder), "-o", str(tmp_path / "t.cpio"))
+    assert_clean_error(r, str(folder), "a file name or link target in the folder is not UTF-8")
+    r = eifkit("build", "--kernel", KERNEL, "--rootfs", str(folder), "--cmdline", "x", "-o", "o")
+    assert_clean_error(r, str(folder), "is not UTF-8")
+    assert leftovers(tmp_path) == ["tree"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from ..buildpolicy import pack_folder
 from ..inputs import archive_mtime
 from .common import EXIT_OK, add_command, add_output
 
@@ -42,9 +43,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..inspect.initramfs import tree_entries, write_archive
-
-    entries = tree_entries(args.folder, mtime=archive_mtime(args.mtime), prefix=args.prefix)
-    size = write_archive(entries, args.output)
-    print(f"Wrote {args.output}: {len(entries)} entries, {size} bytes of cpio")
+    mtime = archive_mtime(args.mtime)
+    entries, size = pack_folder(args.folder, args.output, mtime=mtime, prefix=args.prefix)
+    print(f"Wrote {args.output}: {entries} entries, {size} bytes of cpio")
     return EXIT_OK

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ..errors import InputError
+from ..inputs import utf8_text
 from ..measure import ALGORITHM_LABELS, DEFAULT_ALGORITHM, extend_from_zero
 from ..pcrvalues import kms_policy, pcr_of_certificate_file, pcr_of_file
 from ..reader import read
@@ -75,9 +76,13 @@ def run(args: argparse.Namespace) -> int:
     if args.signing_certificate:
         values["PCR8"] = pcr_of_certificate_file(args.signing_certificate, algo).hex()
     if args.role_arn is not None:
-        values["PCR3"] = extend_from_zero(args.role_arn.encode("utf-8"), algo).hex()
+        values["PCR3"] = extend_from_zero(
+            utf8_text(args.role_arn, "--role-arn").encode(), algo
+        ).hex()
     if args.instance_id is not None:
-        values["PCR4"] = extend_from_zero(args.instance_id.encode("utf-8"), algo).hex()
+        values["PCR4"] = extend_from_zero(
+            utf8_text(args.instance_id, "--instance-id").encode(), algo
+        ).hex()
     fmt = "json" if args.json else args.format
     if fmt == "json":
         print_json(values)
