@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ._version import __version__
-from .build import BuildInputs, make_image
+from .build import BuildFinding, BuildInputs, BuiltImage, build_image, make_image
 from .errors import EifError, FormatError, InputError, MetadataError, SignatureError
 from .format import Arch, EifHeader, SectionHeader, SectionType
 from .image import EifImage, Section
@@ -16,7 +16,9 @@ from .writer import WriteResult, write
 
 __all__ = [
     "Arch",
+    "BuildFinding",
     "BuildInputs",
+    "BuiltImage",
     "BytesSource",
     "EifError",
     "EifHeader",
@@ -35,6 +37,7 @@ __all__ = [
     "SignatureError",
     "WriteResult",
     "__version__",
+    "build_image",
     "make_image",
     "measure_image",
     "parse_metadata_section",

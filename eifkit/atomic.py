@@ -95,7 +95,7 @@ def check_output_not_input(output: str | os.PathLike[str], inputs: InputPaths) -
             continue
         if out_stat is not None and os.path.samestat(out_stat, in_stat):
             raise InputError(
-                f"output path is also an input ({name}); refusing to overwrite it", path=out
+                f"output path is also an input file ({name}); refusing to overwrite it", path=out
             )
         if stat.S_ISDIR(in_stat.st_mode):
             folder = os.path.realpath(name)

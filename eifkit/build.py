@@ -1,82 +1,65 @@
-"""Turn build inputs (kernel, ramdisks, cmdline, metadata values) into an EifImage."""
+"""Turn build inputs (kernel, ramdisks or folders, cmdline, metadata values) into an
+EifImage, with every check ``eifkit build`` makes: :func:`make_image` refuses exactly
+what the command refuses, and :func:`build_image` also returns the findings (warnings
+as data) for the caller to show.
+"""
 
 from __future__ import annotations
 
-import datetime as _dt
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._version import __version__
+from .atomic import check_output_not_input
+from .buildpolicy import (
+    DEFAULT_IMAGE_VERSION,
+    DEFAULT_IMG_KERNEL,
+    DEFAULT_IMG_OS,
+    EIF_BUILD_TOOL,
+    EIF_BUILD_TOOL_VERSION,
+    BuildFinding,
+    FolderRamdisk,
+    check_app_lines,
+    choose_arch,
+    choose_metadata,
+    lint_ramdisks,
+    ramdisk_from_folder,
+)
 from .errors import InputError
 from .format import DEFAULT_CPUS, DEFAULT_MEMORY, MAX_SECTIONS, Arch, EifHeader, SectionType
 from .image import EifImage, Section
-from .metadata import BuildInfo, Metadata
+from .inputs import CMDLINE_FILE_LIMIT, read_input_file, utf8_text
+from .metadata import load_custom_metadata
 from .signing.signers import Signer, make_signature_section
-from .sources import BytesSource, DeferredSource, FileSource
+from .sources import BytesSource, DeferredSource, FileSource, Source
+from .timefmt import default_build_time, rfc3339
 
-# eif_build's own defaults, used by --eif-build-compat.
-EIF_BUILD_TOOL = "eif_build"
-EIF_BUILD_TOOL_VERSION = "0.3.1"
-DEFAULT_IMAGE_VERSION = "1.0"
-DEFAULT_IMG_OS = "OS"
-DEFAULT_IMG_KERNEL = "kernel"
+__all__ = [
+    "DEFAULT_IMAGE_VERSION",
+    "DEFAULT_IMG_KERNEL",
+    "DEFAULT_IMG_OS",
+    "EIF_BUILD_TOOL",
+    "EIF_BUILD_TOOL_VERSION",
+    "BuildFinding",
+    "BuildInputs",
+    "BuiltImage",
+    "build_image",
+    "check_output_not_input",
+    "cmdline_bytes",
+    "default_build_time",
+    "make_image",
+    "rfc3339",
+]
 
-
-def rfc3339(moment: _dt.datetime) -> str:
-    """RFC 3339 as chrono's ``to_rfc3339`` writes a UTC time: ``2024-06-21T12:00:00+00:00``.
-
-    Sub-second digits appear only when non-zero (chrono prints 9 digits for
-    nanoseconds; Python has microseconds, printed as chrono prints them: 3, 6 or 9).
-    """
-    moment = moment.astimezone(_dt.UTC)
-    base = moment.strftime("%Y-%m-%dT%H:%M:%S")
-    us = moment.microsecond
-    if us:
-        ns = us * 1000
-        if ns % 1_000_000 == 0:
-            base += f".{ns // 1_000_000:03d}"
-        elif ns % 1000 == 0:
-            base += f".{ns // 1000:06d}"
-        else:
-            base += f".{ns:09d}"
-    return base + "+00:00"
-
-
-def default_build_time(environ: os._Environ[str] | dict[str, str] | None = None) -> str:
-    """Now, or SOURCE_DATE_EPOCH when set (reproducible builds), in RFC 3339."""
-    env = os.environ if environ is None else environ
-    sde = env.get("SOURCE_DATE_EPOCH")
-    if sde:
-        try:
-            seconds = int(sde)
-        except ValueError:
-            raise InputError(
-                f"SOURCE_DATE_EPOCH is {sde!r}, expected an integer number of seconds",
-                field="SOURCE_DATE_EPOCH",
-            ) from None
-        return rfc3339(_dt.datetime.fromtimestamp(seconds, _dt.UTC))
-    return rfc3339(_dt.datetime.now(_dt.UTC).replace(microsecond=0))
-
-
-def check_build_time(value: str) -> str:
-    """Refuse a --build-time that is not an RFC 3339 date and time (with an offset)."""
-    try:
-        moment = _dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        moment = None
-    if moment is None or moment.tzinfo is None or "T" not in value.upper():
-        raise InputError(
-            f"build time {value!r} is not an RFC 3339 time such as 2024-06-21T12:00:00+00:00",
-            field="build-time",
-        )
-    return value
+U64_LIMIT = 1 << 64
 
 
 def cmdline_bytes(cmdline: str | bytes) -> bytes:
     """The cmdline section's bytes: the string as UTF-8, no trailing NUL, no NUL inside."""
-    data = cmdline.encode("utf-8") if isinstance(cmdline, str) else bytes(cmdline)
+    if isinstance(cmdline, str):
+        data = utf8_text(cmdline, "--cmdline").encode("utf-8")
+    else:
+        data = bytes(cmdline)
     pos = data.find(b"\0")
     if pos >= 0:
         raise InputError(
@@ -89,56 +72,177 @@ def cmdline_bytes(cmdline: str | bytes) -> bytes:
 
 @dataclass(frozen=True)
 class BuildInputs:
-    """Everything ``eifkit build`` needs. Paths are opened when the image is made."""
+    """Everything ``eifkit build`` takes; each field is the option of the same name.
+
+    Ramdisks come in this order: ``bootstrap`` (a folder made into a cpio), the
+    ``ramdisks`` files, ``rootfs`` (a folder made into nitro-cli's app layout with the
+    ``cmd`` and ``env`` lines). Give ``cmdline`` or ``cmdline_file`` (one trailing
+    newline dropped), ``custom_metadata`` (a JSON value) or ``metadata_file``.
+    A value left None takes eifkit's default, or eif_build 0.3.1's when
+    ``eif_build_compat`` is set (see README "eif_build compatibility").
+    ``build_time`` may be any string (a warning if it is not RFC 3339).
+    ``force`` builds even when the kernel or a ramdisk could not boot; ``lint=False``
+    does not look inside the ramdisks; ``output``, when given, must not be an input.
+    Paths are opened when the image is made.
+    """
 
     kernel: str
-    ramdisks: Sequence[str]
-    cmdline: str | bytes
-    arch: Arch = Arch.X86_64
+    ramdisks: Sequence[str] = ()
+    cmdline: str | bytes | None = None
+    arch: Arch | None = None
     name: str | None = None
     version: str | None = None
     custom_metadata: Any = None
     build_time: str | None = None
-    build_tool: str = "eifkit"
-    build_tool_version: str = __version__
-    img_os: str = DEFAULT_IMG_OS
-    img_kernel: str = DEFAULT_IMG_KERNEL
+    build_tool: str | None = None
+    build_tool_version: str | None = None
+    img_os: str | None = None
+    img_kernel: str | None = None
     default_mem: int = DEFAULT_MEMORY
     default_cpus: int = DEFAULT_CPUS
     extra_sections: Sequence[Section] = field(default=())
     # Signing: the certificate's file bytes (stored verbatim) and a signer for PCR0.
     signing_certificate: bytes | None = None
     signer: Signer | None = None
+    cmdline_file: str | None = None
+    metadata_file: str | None = None
+    kernel_config: str | None = None
+    bootstrap: str | None = None
+    rootfs: str | None = None
+    cmd: Sequence[str] = ()
+    env: Sequence[str] = ()
+    eif_build_compat: bool = False
+    force: bool = False
+    lint: bool = True
+    output: str | None = None
 
-    def metadata(self) -> Metadata:
-        name = self.name if self.name is not None else os.path.basename(self.kernel)
-        return Metadata(
-            image_name=name,
-            image_version=self.version if self.version is not None else DEFAULT_IMAGE_VERSION,
-            build_info=BuildInfo(
-                build_time=self.build_time if self.build_time is not None else default_build_time(),
-                build_tool=self.build_tool,
-                build_tool_version=self.build_tool_version,
-                img_os=self.img_os,
-                img_kernel=self.img_kernel,
-            ),
-            docker_info=None,
-            custom=self.custom_metadata,
+    def input_files(self) -> list[str]:
+        """Every file this build reads (not the folders)."""
+        named = [self.kernel, *self.ramdisks, self.metadata_file, self.cmdline_file]
+        return [p for p in [*named, self.kernel_config] if p]
+
+
+@dataclass
+class BuiltImage:
+    """An image ready to write, what the build noticed, and each ramdisk's label (its
+    file, or the folder it was made from). Use as a context manager (or call
+    :meth:`close`) to remove the temporary cpios of folder ramdisks at once; otherwise
+    they go when the image is no longer used."""
+
+    image: EifImage
+    findings: list[BuildFinding]
+    ramdisk_labels: list[str]
+    _made: list[FolderRamdisk] = field(default_factory=list, repr=False)
+
+    def close(self) -> None:
+        for made in self._made:
+            made.remove()
+
+    def __enter__(self) -> BuiltImage:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _cmdline(inputs: BuildInputs) -> bytes:
+    if (inputs.cmdline is None) == (inputs.cmdline_file is None):
+        raise InputError("give a cmdline or a cmdline file (one of them)", field="cmdline")
+    if inputs.cmdline_file is not None:
+        data = read_input_file(inputs.cmdline_file, "cmdline", CMDLINE_FILE_LIMIT)
+        return cmdline_bytes(data[:-1] if data.endswith(b"\n") else data)
+    assert inputs.cmdline is not None
+    return cmdline_bytes(inputs.cmdline)
+
+
+def _custom_metadata(inputs: BuildInputs) -> Any:
+    if inputs.metadata_file is None:
+        return inputs.custom_metadata
+    if inputs.custom_metadata is not None:
+        raise InputError("give custom metadata or a metadata file, not both", field="metadata")
+    return load_custom_metadata(inputs.metadata_file)
+
+
+def _check_header_values(inputs: BuildInputs) -> None:
+    if inputs.default_mem <= 0 or inputs.default_cpus <= 0:
+        raise InputError("--default-memory and --default-cpus must be positive")
+    if inputs.default_mem >= U64_LIMIT or inputs.default_cpus >= U64_LIMIT:
+        raise InputError("--default-memory and --default-cpus must fit 64 bits")
+    ramdisks = len(inputs.ramdisks) + bool(inputs.bootstrap) + bool(inputs.rootfs)
+    signature = inputs.signer is not None or inputs.signing_certificate is not None
+    sections = 3 + ramdisks + len(inputs.extra_sections) + signature
+    if sections > MAX_SECTIONS:
+        raise InputError(
+            f"{sections} sections ({ramdisks} ramdisks), at most {MAX_SECTIONS} "
+            "fit in an EIF header",
+            field="ramdisk",
         )
 
 
-def make_image(inputs: BuildInputs) -> EifImage:
-    """An EifImage in AWS's section order, sources pointing at the input files."""
-    if not inputs.ramdisks:
-        raise InputError("at least one ramdisk is needed", field="ramdisk")
+def build_image(inputs: BuildInputs) -> BuiltImage:
+    """An EifImage in AWS's section order with every check ``eifkit build`` makes.
+
+    Raises an :class:`~eifkit.errors.EifError` for what the command refuses (a
+    kernel Nitro cannot boot or of another architecture, a ramdisk whose /init
+    cannot run, unless ``force``; bad metadata; an output that is an input ...).
+    """
+    cmd = _cmdline(inputs)
+    _check_header_values(inputs)
+    arch, findings = choose_arch(
+        inputs.kernel, inputs.arch, force=inputs.force, eif_build_compat=inputs.eif_build_compat
+    )
+    if not (inputs.ramdisks or inputs.bootstrap or inputs.rootfs):
+        raise InputError(
+            "at least one ramdisk is needed: --initrd FILE, --bootstrap DIR or --rootfs DIR",
+            field="ramdisk",
+        )
+    check_app_lines(inputs.cmd, inputs.env, inputs.rootfs)
+    meta, meta_findings = choose_metadata(inputs, _custom_metadata(inputs))
+    findings += meta_findings
+    if inputs.output is not None:
+        check_output_not_input(inputs.output, inputs.input_files())
     kernel = FileSource.open(inputs.kernel, "kernel")
-    ramdisks = [FileSource.open(r, "ramdisk") for r in inputs.ramdisks]
-    cmd = cmdline_bytes(inputs.cmdline)
-    meta = inputs.metadata().to_bytes()
+    sources: list[Source] = [FileSource.open(r, "ramdisk") for r in inputs.ramdisks]
+    labels = list(inputs.ramdisks)
+    made: list[FolderRamdisk] = []
+    try:
+        if inputs.bootstrap:
+            made.append(ramdisk_from_folder(inputs.bootstrap, "bootstrap.cpio"))
+            sources.insert(0, made[-1].source)
+            labels.insert(0, inputs.bootstrap)
+        if inputs.rootfs:
+            app = (inputs.cmd, inputs.env)
+            made.append(ramdisk_from_folder(inputs.rootfs, "app.cpio", app=app))
+            sources.append(made[-1].source)
+            labels.append(inputs.rootfs)
+        image = _assemble(inputs, arch, kernel, cmd, meta.to_bytes(), sources)
+        if inputs.lint:
+            findings += lint_ramdisks(sources, labels, arch, force=inputs.force)
+    except BaseException:
+        for m in made:
+            m.remove()
+        raise
+    return BuiltImage(image, findings, labels, made)
+
+
+def make_image(inputs: BuildInputs) -> EifImage:
+    """The image :func:`build_image` makes, without the findings."""
+    return build_image(inputs).image
+
+
+def _assemble(
+    inputs: BuildInputs,
+    arch: Arch,
+    kernel: Source,
+    cmdline: bytes,
+    metadata: bytes,
+    ramdisks: Sequence[Source],
+) -> EifImage:
+    """The sections in AWS's order: kernel, cmdline, metadata, ramdisks, signature."""
     sections = [
         Section(SectionType.KERNEL, kernel),
-        Section(SectionType.CMDLINE, BytesSource(cmd)),
-        Section(SectionType.METADATA, BytesSource(meta)),
+        Section(SectionType.CMDLINE, BytesSource(cmdline)),
+        Section(SectionType.METADATA, BytesSource(metadata)),
         *(Section(SectionType.RAMDISK, r) for r in ramdisks),
         *inputs.extra_sections,
     ]
@@ -152,27 +256,7 @@ def make_image(inputs: BuildInputs) -> EifImage:
                 DeferredSource(lambda pcr0: make_signature_section(pcr0, cert_pem, signer)),
             )
         )
-    if len(sections) > MAX_SECTIONS:
-        raise InputError(
-            f"{len(sections)} sections ({len(ramdisks)} ramdisks), at most {MAX_SECTIONS} "
-            "fit in an EIF header",
-            field="ramdisk",
-        )
     header = EifHeader(
-        flags=inputs.arch.flag, default_mem=inputs.default_mem, default_cpus=inputs.default_cpus
+        flags=arch.flag, default_mem=inputs.default_mem, default_cpus=inputs.default_cpus
     )
     return EifImage(sections=tuple(sections), header=header)
-
-
-def check_output_not_input(output: str, inputs: Sequence[str]) -> None:
-    """Refuse an output path that is one of the input files (it would be destroyed)."""
-    if not os.path.exists(output):
-        return
-    for p in inputs:
-        try:
-            if os.path.samefile(output, p):
-                raise InputError(
-                    "output path is also an input file; refusing to overwrite it", path=output
-                )
-        except FileNotFoundError:
-            continue

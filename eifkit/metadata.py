@@ -15,6 +15,7 @@ from typing import Any
 
 from . import jsonfmt
 from .errors import MetadataError
+from .inputs import KERNEL_CONFIG_FILE_LIMIT, read_input_file
 
 MAX_CUSTOM_METADATA_FILE_SIZE = 4096
 # Parsing a metadata section read from an EIF: more than this is not read.
@@ -67,42 +68,47 @@ class Metadata:
 def load_custom_metadata(path: str | os.PathLike[str]) -> Any:
     """Read a user's custom metadata file (at most 4096 bytes of JSON), as eif_build does."""
     p = os.fspath(path)
-    if not os.path.isfile(p):
-        what = "a directory" if os.path.isdir(p) else "nothing"
-        raise MetadataError(f"custom metadata must be a file, found {what}", path=p)
-    size = os.path.getsize(p)
-    if size > MAX_CUSTOM_METADATA_FILE_SIZE:
-        raise MetadataError(
-            f"custom metadata file is {size} bytes, "
-            f"at most {MAX_CUSTOM_METADATA_FILE_SIZE} allowed",
-            path=p,
-        )
-    try:
-        with open(p, "rb") as f:
-            data = f.read()
-    except OSError as e:
-        raise MetadataError(f"cannot read custom metadata: {e.strerror}", path=p) from None
+    data = read_input_file(p, "custom metadata", MAX_CUSTOM_METADATA_FILE_SIZE, error=MetadataError)
     try:
         return jsonfmt.loads(data)
     except MetadataError as e:
         raise e.with_path(p) from None
 
 
+def rust_lines(data: bytes) -> list[bytes]:
+    """Lines as Rust's ``BufRead::lines()`` gives them: only ``\\n`` ends a line, and one
+    ``\\r`` before that newline is dropped (any other ``\\r`` stays); no empty last line."""
+    *ended, last = data.split(b"\n")
+    lines = [line[:-1] if line.endswith(b"\r") else line for line in ended]
+    return [*lines, last] if last else lines
+
+
 def parse_kernel_config(path: str | os.PathLike[str]) -> tuple[str, str]:
     """(OperatingSystem, KernelVersion) from line 3 of a kernel .config, as eif_build reads it.
 
     ``# Linux/x86_64 6.1.0-18-amd64 Kernel Configuration`` -> ("Linux", "6.1.0"):
-    the line is split at spaces, slashes and dashes; words 1 and 3 are taken.
+    the line is split at spaces, slashes and dashes; words 1 and 3 are taken. Lines
+    are split as eif_build splits them (Rust's ``lines()``: only a newline ends a line),
+    and line 3 must be UTF-8, as eif_build requires.
     """
     p = os.fspath(path)
+    data = read_input_file(p, "kernel config", KERNEL_CONFIG_FILE_LIMIT, error=MetadataError)
+    lines = rust_lines(data)
+    if len(lines) < 3:
+        raise MetadataError(
+            f"kernel config has fewer than 3 lines (found {len(lines)}; only a newline "
+            "ends a line)",
+            path=p,
+        )
     try:
-        with open(p, encoding="utf-8", errors="replace") as f:
-            lines = [f.readline() for _ in range(3)]
-    except OSError as e:
-        raise MetadataError(f"cannot read kernel config: {e.strerror}", path=p) from None
-    if not lines[2]:
-        raise MetadataError("kernel config has fewer than 3 lines", path=p)
-    words = re.split(r"[ /-]", lines[2].rstrip("\r\n"))
+        line = lines[2].decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise MetadataError(
+            f"line 3 of the kernel config is not UTF-8 (byte {lines[2][e.start]:#04x} at "
+            f"column {e.start + 1})",
+            path=p,
+        ) from None
+    words = re.split(r"[ /-]", line)
     img_os = words[1] if len(words) > 1 else UNKNOWN
     img_kernel = words[3] if len(words) > 3 else UNKNOWN
     return img_os, img_kernel

@@ -277,3 +277,24 @@ def _signed_text(signed: bool, cert: dict[str, Any] | None, check: bool | None) 
         return f"yes, {verdict}"
     issuer = ", ".join(f"{k}={v}" for k, v in cert["IssuerName"].items())
     return f"yes, {verdict}; issuer {issuer}; valid {cert['NotBefore']} .. {cert['NotAfter']}"
+
+
+def signature_fields(image: EifImage, m: Measurements) -> dict[str, Any]:
+    """describe's signature fields, as keyword arguments for :func:`describe_json` and
+    :func:`describe_text`: ``certificate`` (nitro-cli's SigningCertificate) and
+    ``signature_check``; nothing for an unsigned image, and only a failed check for a
+    signature section that cannot be decoded."""
+    if not image.is_signed:
+        return {}
+    from .errors import EifError
+    from .signing.signers import certificate_info
+    from .signing.verify import read_signature, signature_check
+
+    try:
+        sig = read_signature(image)
+    except EifError:
+        return {"signature_check": False}
+    return {
+        "certificate": certificate_info(sig.certificate) if sig else None,
+        "signature_check": signature_check(image, m),
+    }

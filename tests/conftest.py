@@ -44,14 +44,14 @@ def vectors() -> Path:
 
 
 # Every EIF the suite writes whose kernel is an x86_64 bzImage is recorded here, and
-# tests/test_zz_qemu_every_build.py (run last) asks QEMU's loader about each of them.
+# when the session ends (pytest_sessionfinish below, whatever order the tests ran in)
+# QEMU's loader is asked about each of them; a rejection fails the session.
 BUILT_WITH_X86_KERNEL: list[Path] = []
 
 
 @pytest.fixture(autouse=True, scope="session")
 def _record_x86_builds():
     import eifkit
-    import eifkit.cli
     import eifkit.writer
     from eifkit.format import SectionType
     from eifkit.sources import DeferredSource
@@ -74,12 +74,10 @@ def _record_x86_builds():
                 BUILT_WITH_X86_KERNEL.append(Path(result.path))
         return result
 
-    eifkit.writer.write = recording_write
-    eifkit.cli.write = recording_write
+    eifkit.writer.write = recording_write  # the CLI calls writer.write through the module
     eifkit.write = recording_write
     yield
     eifkit.writer.write = real
-    eifkit.cli.write = real
     eifkit.write = real
 
 
@@ -139,3 +137,35 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         seen: set[object] = set()
         if any(_reads_shared(f, seen) for f in funcs):
             item.add_marker(skip)
+
+
+def qemu_rejections(eifs: list[Path]) -> list[str]:
+    """QEMU's message for each of ``eifs`` its nitro-enclave loader rejects."""
+    from tests.test_qemu import qemu_check
+
+    rejected = []
+    for eif in eifs:
+        rc, out = qemu_check(eif)
+        if rc != 0:
+            rejected.append(f"{eif}: {out.strip()}")
+    return rejected
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """QEMU must accept every EIF the session built with an x86_64 kernel."""
+    from tests.test_qemu import CHECK, QEMU
+
+    existing = [p for p in dict.fromkeys(BUILT_WITH_X86_KERNEL) if p.exists()]
+    if not (existing and QEMU.is_file() and CHECK.is_file()):
+        return
+    rejected = qemu_rejections(existing)
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        verdict = f"{len(rejected)} REJECTED" if rejected else "all accepted"
+        reporter.write_line(
+            f"QEMU on the {len(existing)} EIFs built with an x86_64 kernel: {verdict}"
+        )
+        for line in rejected:
+            reporter.write_line(f"  {line}", red=True)
+    if rejected:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -262,6 +262,7 @@ def test_lint_finds_missing_init_truncated_cpio_and_app_layout(tmp_path, capsys)
         build(
             "--kernel",
             str(HELLO / "bzImage"),
+            "--force",  # no /init and a damaged cpio: refused without it
             "--initrd",
             str(noinit),
             "--initrd",

@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from ..errors import SignatureError
 from ..format import HEADER_SIZE, MAX_SECTIONS, SECTION_HEADER_SIZE, SectionType
 from ..image import EifImage, Section
+from ..inputs import CERTIFICATE_FILE_LIMIT, PRIVATE_KEY_FILE_LIMIT, read_input_file
 from ..jsonfmt import OrderedObject
 from ..sigsection import PcrSignature, encode_signature_section, load_certificate
 from ..sources import BytesSource
@@ -58,11 +59,7 @@ class LocalKeySigner:
 
     @classmethod
     def from_file(cls, path: str) -> LocalKeySigner:
-        try:
-            with open(path, "rb") as f:
-                data = f.read(1 << 20)
-        except OSError as e:
-            raise SignatureError(f"cannot read private key: {e.strerror}", path=path) from None
+        data = read_input_file(path, "private key", PRIVATE_KEY_FILE_LIMIT, error=SignatureError)
         try:
             if b"-----BEGIN" in data:
                 key = serialization.load_pem_private_key(data, password=None)
@@ -121,13 +118,7 @@ def read_certificate_file(path: str) -> tuple[bytes, x509.Certificate]:
     The section stores PEM, since the loaders (QEMU, AWS) parse PEM; a DER file is
     converted to PEM.
     """
-    try:
-        with open(path, "rb") as f:
-            data = f.read(1 << 20)
-    except FileNotFoundError:
-        raise SignatureError("certificate file not found", path=path) from None
-    except OSError as e:
-        raise SignatureError(f"cannot read certificate: {e.strerror}", path=path) from None
+    data = read_input_file(path, "certificate", CERTIFICATE_FILE_LIMIT, error=SignatureError)
     try:
         cert = load_certificate(data)
     except SignatureError as e:
