@@ -1,21 +1,26 @@
 """Command-line front end: a table of commands, one module each. A command's ``run``
 parses its options, calls the library and prints; the work is in the library.
 
-Exit codes: 0 success, 1 a check failed, 2 bad usage or bad input.
+Exit codes: 0 success, 1 a check failed, 2 bad usage or bad input, 3 an internal error
+(a bug: one line, no traceback unless EIFKIT_DEBUG is set), 128+N ended by signal N
+(SIGINT, SIGTERM, SIGHUP: every temporary output file is removed first).
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import os
 import sys
 from collections.abc import Callable, Sequence
 from importlib import import_module
 from types import ModuleType
+from typing import TextIO
 
 from .._version import __version__
 from ..errors import EifError
-from .common import EXIT_OK, EXIT_USAGE, PROG, Formatter, error
+from ..termination import Terminated, termination_raises
+from .common import EXIT_INTERNAL, EXIT_USAGE, PROG, Formatter, error
 
 # name -> module (eifkit.cli.<module>): each has add_parser(sub) and run(args) -> int,
 # and may list DASH_VALUE_OPTIONS, options whose value may start with "-".
@@ -36,7 +41,8 @@ COMMANDS: dict[str, str] = {
 MAIN_HELP = """\
 eifkit reads, writes, measures and checks AWS Nitro Enclaves EIF v4 images.
 
-exit codes: 0 success, 1 a check failed, 2 bad usage or bad input
+exit codes: 0 success, 1 a check failed, 2 bad usage or bad input,
+            3 internal error (a bug in eifkit), 128+N ended by signal N
 """
 
 
@@ -80,10 +86,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(join_dash_values(sys.argv[1:] if argv is None else argv))
     run: Callable[[argparse.Namespace], int] = command_module(args.command).run
     try:
-        return int(run(args))
+        with termination_raises():
+            return int(run(args))
     except EifError as e:
         error(str(e))
         return EXIT_USAGE
+    except BrokenPipeError:
+        raise  # the reader of our output went away: see run()
     except OSError as e:
         where = f"{e.filename}: " if e.filename else ""
         error(f"{where}{e.strerror or e}")
@@ -91,15 +100,56 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write(f"{PROG}: interrupted\n")
         return 130
+    except Terminated as e:
+        sys.stderr.write(f"{PROG}: terminated by {e.name}\n")
+        return e.exit_code
+    except Exception as e:
+        if os.environ.get("EIFKIT_DEBUG"):
+            raise
+        detail = " ".join(str(e).split())[:300]
+        error(
+            f"internal error: {type(e).__name__}: {detail} (a bug in eifkit; "
+            "EIFKIT_DEBUG=1 shows where)"
+        )
+        return EXIT_INTERNAL
+
+
+class _PipeTolerantStdout(io.TextIOBase):
+    """stdout that, once its reader has gone (``eifkit describe x | head -1``), drops
+    further output instead of raising, so the command finishes its work and exits with
+    its own code (0.1 said "Broken pipe" and exited 2 after a sign that had succeeded)."""
+
+    def __init__(self, inner: TextIO) -> None:
+        super().__init__()
+        self._inner = inner
+        self._gone = False
+
+    def write(self, text: str) -> int:
+        if not self._gone:
+            try:
+                return self._inner.write(text)
+            except BrokenPipeError:
+                self._reader_gone()
+        return len(text)
+
+    def flush(self) -> None:
+        if not self._gone:
+            try:
+                self._inner.flush()
+            except BrokenPipeError:
+                self._reader_gone()
+
+    def _reader_gone(self) -> None:
+        self._gone = True
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, self._inner.fileno())  # the interpreter's last flush goes there
+        os.close(devnull)
 
 
 def run() -> None:
     """Console-script entry point."""
-    try:
-        code = main()
-        sys.stdout.flush()
-    except BrokenPipeError:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        code = EXIT_OK
+    stdout = _PipeTolerantStdout(sys.stdout)
+    sys.stdout = stdout
+    code = main()
+    stdout.flush()
     sys.exit(code)
