@@ -252,7 +252,7 @@ def pack_folder(
             if app is None
             else app_entries(folder, list(app[0]), list(app[1]), mtime=mtime)
         )
-        return len(entries), write_archive(entries, output)
+        return len(entries), write_archive(entries, output, inputs=[folder])
     except UnicodeEncodeError as e:
         raise InputError(
             f"a file name or link target in the folder is not UTF-8: {e.object!r}", path=folder

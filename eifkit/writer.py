@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Literal
 
-from .atomic import atomic_output, write_error
+from .atomic import InputPaths, atomic_output, write_error
 from .format import EifHeader
 from .image import EifImage
 from .layout import Layout
@@ -85,6 +85,7 @@ def write(
     progress: Progress | None = None,
     fsync: bool = False,
     direct_io: bool = True,
+    inputs: InputPaths = (),
 ) -> WriteResult:
     """Write ``image`` to ``path`` atomically; return its size, CRC and measurements.
 
@@ -100,6 +101,10 @@ def write(
     ``direct_io``: long sections are written past the page cache (``O_DIRECT``) where
     the file system allows it and the disk keeps up; see :mod:`eifkit.outfile`.
     ``WriteResult.io`` says how the bytes were written.
+
+    ``inputs``: the files the caller read to make ``image`` (keys, certificates ...);
+    writing over one of them, or into an input folder, is refused
+    (:func:`eifkit.atomic.check_output_not_input`).
     """
     target = os.fspath(path)
     if crc is None:
@@ -107,7 +112,7 @@ def write(
     engine = MeasureEngine(algo)
     pool = ThreadPoolExecutor(1, thread_name_prefix="eifkit-write")
     try:
-        with atomic_output(target, fsync=fsync) as af:
+        with atomic_output(target, fsync=fsync, inputs=inputs) as af:
             out = OutputFile(
                 af.tmp, af.fd, buffer_size=buffer_size, pool=pool, direct=direct_io, name=target
             )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from .. import jsonfmt, writer
@@ -74,13 +75,26 @@ def print_written(args: argparse.Namespace, headline: str, m: Measurements) -> N
 
 
 def write_image(
-    args: argparse.Namespace, image: EifImage, path: str, label: str, **options: Any
+    args: argparse.Namespace,
+    image: EifImage,
+    path: str,
+    label: str,
+    *,
+    inputs: Sequence[str | None] = (),
+    **options: Any,
 ) -> WriteResult:
     """:func:`eifkit.writer.write` with a progress bar unless --quiet, and O_DIRECT
     unless --no-direct-io."""
     bar = progress(args, sum(sec.size for sec in image.sections), label)
     try:
-        return writer.write(image, path, progress=bar, direct_io=not args.no_direct_io, **options)
+        return writer.write(
+            image,
+            path,
+            progress=bar,
+            direct_io=not args.no_direct_io,
+            inputs=inputs,
+            **options,
+        )
     finally:
         bar.close()
 

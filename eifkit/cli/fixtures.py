@@ -85,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
                 base = f.read()
     if os.path.exists(args.output) and not os.path.isdir(args.output):
         raise InputError("output exists and is not a folder", path=args.output)
-    manifest = generate(args.output, base)
+    manifest = generate(args.output, base, inputs=[args.base, args.kernel, *(args.ramdisks or [])])
     made = [c for c in manifest["cases"] if "file" in c]
     skipped = len(manifest["cases"]) - len(made)
     print(

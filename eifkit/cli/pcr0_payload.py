@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     image = read(args.image)
     m = measure(args, image)
     data = sig_structure(protected_header(alg), pcr0_payload(m.pcr0))
-    write_file_atomically(args.output, data)
+    write_file_atomically(args.output, data, inputs=[args.image, args.signing_certificate])
     print(
         f"Wrote {len(data)} bytes to {args.output}: {alg.name} Sig_structure over PCR0 "
         f"{m.pcr0.hex()}"

@@ -65,7 +65,13 @@ def run(args: argparse.Namespace) -> int:
         path=args.image,
     )
     out = args.output or args.image
-    result = common.write_image(args, signed, out, "signing", layout="original", crc="compute")
+    # In place (no -o) replaces IMAGE on purpose; any other output may not be an input.
+    inputs = [args.signing_certificate, args.private_key, args.signature]
+    if args.output is not None:
+        inputs.append(args.image)
+    result = common.write_image(
+        args, signed, out, "signing", layout="original", crc="compute", inputs=inputs
+    )
     headline = f"Signed {out}: {result.size} bytes, CRC32 {result.crc32:#010x}"
     common.print_written(args, headline, result.measurements)
     return common.EXIT_OK

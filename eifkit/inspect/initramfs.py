@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO, cast
 
-from ..atomic import atomic_output
+from ..atomic import InputPaths, atomic_output
 from ..errors import FormatError, InputError, LimitError
 from ..limits import DEFAULT_LIMITS, PATH_MAX, ExpansionLimits
 
@@ -194,13 +194,18 @@ def write_entries(entries: Iterable[Entry], out: BinaryIO) -> int:
 
 
 def write_archive(
-    entries: Iterable[Entry], path: str | os.PathLike[str], *, compress: bool | None = None
+    entries: Iterable[Entry],
+    path: str | os.PathLike[str],
+    *,
+    compress: bool | None = None,
+    inputs: InputPaths = (),
 ) -> int:
-    """Write an archive atomically; gzip if ``compress`` (default: path ends in .gz)."""
+    """Write an archive atomically; gzip if ``compress`` (default: path ends in .gz).
+    ``inputs`` (the folder packed ...) may not be or contain the output."""
     target = os.fspath(path)
     if compress is None:
         compress = target.endswith(".gz")
-    with atomic_output(target) as af, af.open() as raw:
+    with atomic_output(target, inputs=inputs) as af, af.open() as raw:
         if compress:
             with gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=9) as gz:
                 n = write_entries(entries, gz)  # type: ignore[arg-type]
