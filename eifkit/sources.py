@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import os
+import stat
 import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -149,12 +150,37 @@ class FileRange:
         return f"{self.path}[{self.offset}:{self.offset + self.length}]"
 
 
+_IDENTITY_FIELDS = ("device", "inode", "size", "mtime", "ctime")
+
+
+def _identity(st: os.stat_result) -> tuple[int, ...]:
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def _kind(mode: int) -> str:
+    for test, name in (
+        (stat.S_ISFIFO, "pipe (FIFO)"),
+        (stat.S_ISCHR, "character device"),
+        (stat.S_ISBLK, "block device"),
+        (stat.S_ISSOCK, "socket"),
+    ):
+        if test(mode):
+            return name
+    return "special file"
+
+
 @dataclass(frozen=True)
 class FileSource:
-    """A whole input file (kernel, ramdisk ...). Its size is taken when it is opened."""
+    """A whole input file (kernel, ramdisk ...), as it was when it was opened.
+
+    Its size and identity (device, inode, size, mtime, ctime) are taken when it is
+    opened; every read checks that the file is still that file before it starts and
+    after it ends, so a file replaced or rewritten in place meanwhile is an
+    :class:`InputError` instead of an EIF of mixed content."""
 
     path: str
     length: int
+    identity: tuple[int, ...] | None = None
 
     @classmethod
     def open(cls, path: str | os.PathLike[str], what: str) -> FileSource:
@@ -165,14 +191,20 @@ class FileSource:
             raise InputError(f"{what} file not found", path=p) from None
         except OSError as e:
             raise InputError(f"cannot read {what} file: {e.strerror}", path=p) from None
-        if os.path.isdir(p):
+        if stat.S_ISDIR(st.st_mode):
             raise InputError(f"{what} must be a file, found a directory", path=p)
+        if not stat.S_ISREG(st.st_mode):
+            raise InputError(
+                f"{what} must be a regular file (its size is needed before it is read), "
+                f"found a {_kind(st.st_mode)}",
+                path=p,
+            )
         try:
             with open(p, "rb"):
                 pass
         except OSError as e:
             raise InputError(f"cannot read {what} file: {e.strerror}", path=p) from None
-        return cls(path=p, length=st.st_size)
+        return cls(path=p, length=st.st_size, identity=_identity(st))
 
     @property
     def size(self) -> int:
@@ -187,7 +219,23 @@ class FileSource:
         except OSError as e:
             raise InputError(f"cannot read file: {e.strerror}", path=self.path) from None
         with f:
+            self._check_unchanged(f, "since it was opened")
             yield from f.read_range(0, self.length, space)
+            self._check_unchanged(f, "while it was being read")
+
+    def _check_unchanged(self, f: OpenFile, when: str) -> None:
+        if self.identity is None:
+            return
+        now = _identity(os.fstat(f.fileno()))
+        if now != self.identity:
+            changed = [
+                n for n, a, b in zip(_IDENTITY_FIELDS, self.identity, now, strict=True) if a != b
+            ]
+            raise InputError(
+                f"the file changed {when} ({', '.join(changed)} differ); refusing to mix "
+                "its old and new bytes",
+                path=self.path,
+            )
 
     def describe(self) -> str:
         return self.path

@@ -264,7 +264,7 @@ def test_source_changing_size_mid_write_leaves_nothing(tmp_path):
     k.write_bytes(b"k" * 1000)
     image = make_image(BuildInputs(kernel=str(k), ramdisks=[RD0], cmdline="x", build_time="t"))
     k.write_bytes(b"k" * 10)  # shrinks after the image was planned
-    with pytest.raises(InputError, match="ended 990 bytes early"):
+    with pytest.raises(InputError, match=r"changed since it was opened \(size, mtime"):
         write(image, tmp_path / "out.eif")
     assert leftovers(tmp_path) == ["k"]
     assert isinstance(image.sections[0].source, FileSource)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from eifkit import FormatError, InputError, measure_image, read
-from eifkit.sources import BytesSource, FileRange, open_source, read_small
+from eifkit.sources import BytesSource, FileRange, FileSource, open_source, read_small
 from tests import naive
 from tests.naive import CMDLINE, KERNEL, METADATA, RAMDISK, RawSection
 
@@ -98,3 +99,26 @@ def test_read_small_names_the_limit_file_and_offset(tmp_path):
     )
     with pytest.raises(FormatError, match="3 bytes, more than the 2-byte limit"):
         read_small(BytesSource(b"abc"), 2, "metadata")
+
+
+def test_an_input_rewritten_in_place_while_being_read_is_refused(tmp_path):
+    # Same size, same inode, new bytes (issue 11, item 6): 0.1 wrote an EIF of mixed
+    # content. The rewrite waits past the file system's timestamp granularity.
+    path = tmp_path / "ramdisk"
+    path.write_bytes(b"a" * (3 << 20))
+    source = FileSource.open(path, "ramdisk")
+    chunks = source.chunks(1 << 20)
+    assert bytes(next(chunks)) == b"a" * (1 << 20)
+    time.sleep(0.05)
+    with open(path, "r+b") as f:
+        f.write(b"b" * (3 << 20))
+    with pytest.raises(InputError, match=r"changed while it was being read \(mtime, ctime"):
+        for _ in chunks:
+            pass
+
+
+def test_a_pipe_as_an_input_file_is_a_clean_error(tmp_path):
+    fifo = tmp_path / "kernel.fifo"
+    os.mkfifo(fifo)
+    with pytest.raises(InputError, match=r"must be a regular file .* found a pipe \(FIFO\)"):
+        FileSource.open(fifo, "kernel")
