@@ -35,3 +35,7 @@ class ExpansionLimits:
 # real enclave ramdisk needs (nitro-cli's are uncompressed; a gzip one of 2 GiB expanded
 # is far past any seen), small enough that a bomb is answered in seconds.
 DEFAULT_LIMITS = ExpansionLimits(max_bytes=2 << 30, max_entries=1_000_000)
+# diff keeps an index of both ramdisks (about 200 bytes a file each, name included), so
+# its default entry count keeps that under 100 MiB; the other commands keep nothing
+# per file.
+DIFF_LIMITS = ExpansionLimits(max_bytes=DEFAULT_LIMITS.max_bytes, max_entries=200_000)

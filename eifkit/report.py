@@ -14,6 +14,7 @@ from .errors import MetadataError
 from .format import SECTION_HEADER_SIZE
 from .image import EifImage
 from .jsonfmt import OrderedObject
+from .limits import DEFAULT_LIMITS, ExpansionLimits
 from .measure import Measurements
 from .metadata import METADATA_PARSE_LIMIT, Metadata, parse_metadata_section
 from .sources import read_small
@@ -84,6 +85,7 @@ def describe(
     strict: bool = True,
     inspect: bool = True,
     deep: bool = False,
+    limits: ExpansionLimits = DEFAULT_LIMITS,
 ) -> Description:
     metadata: Metadata | None = None
     error: str | None = None
@@ -100,7 +102,7 @@ def describe(
 
         if image.kernel is not None:
             kernel = inspect_source(image.kernel.source)
-        ramdisks = lint_image(image, deep=deep)
+        ramdisks = lint_image(image, deep=deep, limits=limits)
     return Description(image, measurements, metadata, error, read_cmdline(image), kernel, ramdisks)
 
 

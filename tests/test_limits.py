@@ -182,3 +182,83 @@ def test_metadata_of_millions_of_values_is_refused_before_parsing():
     small = b'{"a": [' + b"1," * 1000 + b'1], "b": {"c": "d,e:f"}}'
     with pytest.raises(MetadataError, match="BuildMetadata"):  # parsed, then the schema
         parse_metadata_section(small)
+
+
+# ------------------------------------------------------------------ through the CLI
+
+RUN_AND_REPORT_RSS = """
+import resource, sys
+from eifkit.cli import main
+code = main(sys.argv[1:])
+sys.stderr.write("maxrss_kib=%d\\n" % resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+sys.exit(code)
+"""
+
+
+def eifkit_rss(*args: str) -> tuple[int, str, int]:
+    """Exit code, stderr without the last line, and peak RSS in MiB of one eifkit run."""
+    import subprocess
+    import sys
+
+    r = subprocess.run(
+        [sys.executable, "-c", RUN_AND_REPORT_RSS, *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    *lines, last = r.stderr.splitlines()
+    assert last.startswith("maxrss_kib="), r.stderr
+    return r.returncode, "\n".join(lines), int(last.split("=")[1]) >> 10
+
+
+@pytest.fixture(scope="module")
+def bomb_eif(tmp_path_factory) -> Path:
+    """An EIF whose app ramdisk is 1 MB of gzip holding a 1 GiB file of zeros."""
+    from eifkit import BuildInputs, make_image, write
+
+    folder = tmp_path_factory.mktemp("bomb")
+    ramdisk = folder / "bomb.cpio.gz"
+    ramdisk.write_bytes(
+        gzip_stream([member("big", 0o100644, size=1 << 30), *zeros(1 << 30), trailer()])
+    )
+    eif = folder / "bomb.eif"
+    image = make_image(
+        BuildInputs(
+            kernel=str(HELLO / "bzImage"),
+            ramdisks=[str(HELLO / "init.cpio"), str(ramdisk)],
+            cmdline="console=ttyS0",
+            build_time="2025-01-01T00:00:00Z",
+            lint=False,
+        )
+    )
+    write(image, eif)
+    assert eif.stat().st_size < 4 << 20
+    return eif
+
+
+def test_describe_of_a_bomb_is_bounded_and_says_which_limit(bomb_eif):
+    code, err, rss = eifkit_rss("describe", "--json", "--max-expanded-bytes", "64M", str(bomb_eif))
+    assert code == 0, err
+    assert rss < 100, rss
+    code, err, _ = eifkit_rss("describe", str(bomb_eif))  # within the 2 GiB default
+    assert code == 0 and err == "", err
+
+
+@pytest.mark.parametrize("command", ["extract", "diff"])
+def test_unpack_and_diff_of_a_bomb_stop_at_the_limit_with_one_line(bomb_eif, tmp_path, command):
+    if command == "extract":
+        args = ["extract", str(bomb_eif), "--unpack", "-o", str(tmp_path / "x")]
+    else:  # a copy whose bomb ramdisk differs in one byte near its end
+        other = tmp_path / "other.eif"
+        data = bytearray(bomb_eif.read_bytes())
+        data[-100] ^= 1
+        other.write_bytes(bytes(data))
+        args = ["diff", "--lenient", str(bomb_eif), str(other)]
+    code, err, rss = eifkit_rss(*args, "--max-expanded-bytes", "64M")
+    assert code == 2, err
+    assert err.count("\n") == 0 and "--max-expanded-bytes raises it" in err, err
+    assert "stopped after 67108864 bytes of decompressed data" in err
+    assert rss < 100, rss
+    if command == "extract":
+        assert not (tmp_path / "x" / "ramdisk-1").exists()
+        assert not [p for p in (tmp_path / "x").iterdir() if p.name.startswith(".")]

@@ -18,9 +18,9 @@ from types import ModuleType
 from typing import TextIO
 
 from .._version import __version__
-from ..errors import EifError
+from ..errors import EifError, LimitError
 from ..termination import Terminated, termination_raises
-from .common import EXIT_INTERNAL, EXIT_USAGE, PROG, Formatter, error
+from .common import EXIT_INTERNAL, EXIT_USAGE, LIMIT_FLAGS, PROG, Formatter, error
 
 # name -> module (eifkit.cli.<module>): each has add_parser(sub) and run(args) -> int,
 # and may list DASH_VALUE_OPTIONS, options whose value may start with "-".
@@ -88,6 +88,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with termination_raises():
             return int(run(args))
+    except LimitError as e:
+        error(f"{e}; {LIMIT_FLAGS[e.limit]} raises it")
+        return EXIT_USAGE
     except EifError as e:
         error(str(e))
         return EXIT_USAGE

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import jsonfmt, writer
 from ..errors import InputError
+from ..limits import ExpansionLimits
 from ..measure import ALGORITHMS, DEFAULT_ALGORITHM, Measurements
 from ..report import table
 from ..stream import measure_image
@@ -124,6 +125,50 @@ def add_output(
 ) -> None:
     """The -o/--output option."""
     p.add_argument("-o", "--output", required=required, metavar=metavar, help=help)
+
+
+LIMIT_FLAGS = {"max_bytes": "--max-expanded-bytes", "max_entries": "--max-entries"}
+_SIZE_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+
+
+def size_argument(text: str) -> int:
+    """``123``, ``64K``, ``512M``, ``4G``, ``1T`` (powers of 1024) as bytes."""
+    number, unit = text[:-1] if text[-1:].isalpha() else text, text[-1:].upper()
+    unit = unit if unit.isalpha() else ""
+    if unit not in _SIZE_UNITS or not number.isdigit() or int(number) <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a size such as 4096, 512M or 4G")
+    return int(number) * _SIZE_UNITS[unit]
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
+    return int(text)
+
+
+def add_limit_options(p: argparse.ArgumentParser, defaults: ExpansionLimits) -> None:
+    """--max-expanded-bytes and --max-entries: how much work reading inside one ramdisk
+    may take (a hostile EIF can hold a decompression bomb)."""
+    g = p.add_argument_group("limits on reading inside each ramdisk (hostile input)")
+    g.add_argument(
+        LIMIT_FLAGS["max_bytes"],
+        type=size_argument,
+        default=defaults.max_bytes,
+        metavar="SIZE",
+        help=f"stop when a compressed ramdisk expands past SIZE "
+        f"(default {defaults.max_bytes >> 30}G; K, M, G, T suffixes)",
+    )
+    g.add_argument(
+        LIMIT_FLAGS["max_entries"],
+        type=_positive,
+        default=defaults.max_entries,
+        metavar="N",
+        help=f"stop after N files in a ramdisk (default {defaults.max_entries:,})",
+    )
+
+
+def limits_from(args: argparse.Namespace) -> ExpansionLimits:
+    return ExpansionLimits(max_bytes=args.max_expanded_bytes, max_entries=args.max_entries)
 
 
 def add_quiet(p: argparse.ArgumentParser) -> None:

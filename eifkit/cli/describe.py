@@ -5,9 +5,18 @@ from __future__ import annotations
 import argparse
 
 from ..errors import EifError
+from ..limits import DEFAULT_LIMITS
 from ..reader import read
 from ..report import describe, describe_json, describe_text, signature_fields
-from .common import EXIT_OK, add_command, add_image_reading_options, measure, print_json
+from .common import (
+    EXIT_OK,
+    add_command,
+    add_image_reading_options,
+    add_limit_options,
+    limits_from,
+    measure,
+    print_json,
+)
 
 DESCRIBE_HELP = """\
 Show what an EIF holds: header fields, the section table, metadata, cmdline, whether
@@ -43,13 +52,21 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="also list gzip ramdisks over 256 MiB (they must be decompressed whole)",
     )
     p.add_argument("--json", action="store_true", help="print JSON (fields listed above)")
+    add_limit_options(p, DEFAULT_LIMITS)
 
 
 def run(args: argparse.Namespace) -> int:
     image = read(args.image, strict=not args.lenient)
     m = measure(args, image, args.algo)
     try:
-        d = describe(image, m, strict=not args.lenient, inspect=not args.no_inspect, deep=args.deep)
+        d = describe(
+            image,
+            m,
+            strict=not args.lenient,
+            inspect=not args.no_inspect,
+            deep=args.deep,
+            limits=limits_from(args),
+        )
     except EifError as e:
         raise e.with_path(args.image) from None
     if args.json:

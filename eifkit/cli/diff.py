@@ -4,8 +4,18 @@ from __future__ import annotations
 
 import argparse
 
+from ..limits import DIFF_LIMITS
 from ..reader import read
-from .common import EXIT_CHECK_FAILED, EXIT_OK, add_command, add_quiet, measure, print_json
+from .common import (
+    EXIT_CHECK_FAILED,
+    EXIT_OK,
+    add_command,
+    add_limit_options,
+    add_quiet,
+    limits_from,
+    measure,
+    print_json,
+)
 
 DIFF_HELP = """\
 Compare two EIFs and say why their PCRs differ: header fields, the section table, each
@@ -24,6 +34,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--lenient", action="store_true", help="accept odd files (fixtures)")
     p.add_argument("--json", action="store_true", help="print the comparison as JSON")
     add_quiet(p)
+    add_limit_options(p, DIFF_LIMITS)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -31,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
 
     a = read(args.a, strict=not args.lenient)
     b = read(args.b, strict=not args.lenient)
-    d = diff_images(a, b, measure(args, a), measure(args, b))
+    d = diff_images(a, b, measure(args, a), measure(args, b), limits=limits_from(args))
     if args.json:
         print_json(d)
     else:

@@ -6,8 +6,9 @@ import argparse
 
 from .. import jsonfmt
 from ..errors import EifError
+from ..limits import DEFAULT_LIMITS
 from ..reader import read
-from .common import EXIT_OK, add_command, add_output, print_json
+from .common import EXIT_OK, add_command, add_limit_options, add_output, limits_from, print_json
 
 EXTRACT_HELP = """\
 Write each section of IMAGE to its own file in DIR (a new or empty folder): kernel,
@@ -35,6 +36,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--unpack", action="store_true", help="also unpack each cpio ramdisk")
     p.add_argument("--lenient", action="store_true", help="accept odd files (fixtures)")
     p.add_argument("--json", action="store_true", help="print what was written as JSON")
+    add_limit_options(p, DEFAULT_LIMITS)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -42,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
 
     image = read(args.image, strict=not args.lenient)
     try:
-        result = extract(image, args.output, unpack=args.unpack)
+        result = extract(image, args.output, unpack=args.unpack, limits=limits_from(args))
     except EifError as e:
         raise e.with_path(args.image) from None
     if args.json:

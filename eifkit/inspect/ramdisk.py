@@ -181,6 +181,9 @@ def inspect_ramdisk(
     except LimitError as e:
         info.error = f"not fully inspected: {e.message}"
         info.skipped = True
+        info.findings.append(
+            Finding("warning", f"ramdisk {index} was not fully inspected: {e.message}")
+        )
         return info
     except FormatError as e:
         info.error = f"offset {e.offset}: {e.message}" if e.offset is not None else e.message
@@ -241,6 +244,11 @@ def _findings(info: RamdiskInfo, arch: str) -> None:
         )
 
 
-def lint_image(image: EifImage, *, deep: bool = False) -> list[RamdiskInfo]:
+def lint_image(
+    image: EifImage, *, deep: bool = False, limits: ExpansionLimits = DEFAULT_LIMITS
+) -> list[RamdiskInfo]:
     arch = image.arch.value
-    return [inspect_ramdisk(s.source, i, arch, deep=deep) for i, s in enumerate(image.ramdisks)]
+    return [
+        inspect_ramdisk(s.source, i, arch, deep=deep, limits=limits)
+        for i, s in enumerate(image.ramdisks)
+    ]
