@@ -15,12 +15,12 @@ from typing import Any
 from .errors import EifError, FormatError, LimitError
 from .format import SectionType
 from .image import EifImage, Section
-from .inspect.initramfs import Entry, Member, iter_members
+from .inspect.initramfs import Member, iter_members
 from .jsonfmt import OrderedObject
 from .limits import DIFF_LIMITS, ExpansionLimits
 from .measure import PCRS_FED_BY, Measurements, Role, section_role
 from .report import read_cmdline, read_metadata
-from .sources import open_source
+from .sources import file_kind, open_source
 
 BUFFER = 1 << 20
 
@@ -76,10 +76,6 @@ def _cpio_index(section: Section, limits: ExpansionLimits) -> dict[str, bytes] |
     return files
 
 
-def _kind(mode: int) -> str:
-    return Entry("", mode).kind
-
-
 def _cpio_diff(a: Section, b: Section, limits: ExpansionLimits) -> dict[str, Any]:
     ia, ib = _cpio_index(a, limits), _cpio_index(b, limits)
     if isinstance(ia, str) or isinstance(ib, str):
@@ -92,7 +88,7 @@ def _cpio_diff(a: Section, b: Section, limits: ExpansionLimits) -> dict[str, Any
             continue
         fa, fb = _RECORD.unpack(ia[name]), _RECORD.unpack(ib[name])
         (ma, ua, ga, ta, sa, *da, ha), (mb, ub, gb, tb, sb, *db, hb) = fa, fb
-        ka, kb = _kind(ma), _kind(mb)
+        ka, kb = file_kind(ma), file_kind(mb)
         ma, mb = stat.S_IMODE(ma), stat.S_IMODE(mb)
         what = []
         if ka != kb:

@@ -157,16 +157,29 @@ def _identity(st: os.stat_result) -> tuple[int, ...]:
     return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
-def _kind(mode: int) -> str:
+def file_kind(mode: int) -> str:
+    """``dir``, ``file``, ``symlink``, ``char``, ``block``, ``fifo``, ``socket`` or
+    ``unknown``: what a file mode (``st_mode``, a cpio ``c_mode``) says a file is."""
     for test, name in (
-        (stat.S_ISFIFO, "pipe (FIFO)"),
-        (stat.S_ISCHR, "character device"),
-        (stat.S_ISBLK, "block device"),
+        (stat.S_ISDIR, "dir"),
+        (stat.S_ISREG, "file"),
+        (stat.S_ISLNK, "symlink"),
+        (stat.S_ISCHR, "char"),
+        (stat.S_ISBLK, "block"),
+        (stat.S_ISFIFO, "fifo"),
         (stat.S_ISSOCK, "socket"),
     ):
         if test(mode):
             return name
-    return "special file"
+    return "unknown"
+
+
+_SPECIAL_FILE_NAMES = {
+    "fifo": "pipe (FIFO)",
+    "char": "character device",
+    "block": "block device",
+    "socket": "socket",
+}
 
 
 @dataclass(frozen=True)
@@ -196,7 +209,7 @@ class FileSource:
         if not stat.S_ISREG(st.st_mode):
             raise InputError(
                 f"{what} must be a regular file (its size is needed before it is read), "
-                f"found a {_kind(st.st_mode)}",
+                f"found a {_SPECIAL_FILE_NAMES.get(file_kind(st.st_mode), 'special file')}",
                 path=p,
             )
         try:

@@ -23,6 +23,7 @@ from typing import Any, BinaryIO, cast
 from ..atomic import InputPaths, atomic_output
 from ..errors import FormatError, InputError, LimitError
 from ..limits import DEFAULT_LIMITS, PATH_MAX, ExpansionLimits
+from ..sources import file_kind
 
 MAGIC = b"070701"
 MAGIC_CRC = b"070702"
@@ -53,19 +54,7 @@ class Entry:
 
     @property
     def kind(self) -> str:
-        m = self.mode
-        for test, name in (
-            (stat.S_ISDIR, "dir"),
-            (stat.S_ISREG, "file"),
-            (stat.S_ISLNK, "symlink"),
-            (stat.S_ISCHR, "char"),
-            (stat.S_ISBLK, "block"),
-            (stat.S_ISFIFO, "fifo"),
-            (stat.S_ISSOCK, "socket"),
-        ):
-            if test(m):
-                return name
-        return "unknown"
+        return file_kind(self.mode)
 
 
 def _pad(n: int) -> int:
