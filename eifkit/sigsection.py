@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 import cbor2
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from . import cbor_peek
@@ -130,6 +132,26 @@ def load_certificate(data: bytes) -> x509.Certificate:
             else "not an X.509 certificate: expected PEM (-----BEGIN CERTIFICATE-----) or DER"
         )
         raise SignatureError(expected, field="certificate") from None
+
+
+def certificate_ec_key(cert: x509.Certificate) -> ec.EllipticCurvePublicKey:
+    """The certificate's public key, if it is an EC key eifkit can use; SignatureError
+    otherwise (an unknown key type, a curve the crypto library lacks such as SM2, a
+    point not on its curve: the library raises for each, differently)."""
+    try:
+        key = cert.public_key()
+    except (ValueError, UnsupportedAlgorithm) as e:
+        raise SignatureError(
+            f"the certificate's public key cannot be used ({e}); expected an EC key on "
+            "P-256, P-384 or P-521",
+            field="certificate",
+        ) from None
+    if not isinstance(key, ec.EllipticCurvePublicKey):
+        raise SignatureError(
+            f"the certificate's key is {type(key).__name__}, expected an EC key",
+            field="certificate",
+        )
+    return key
 
 
 def certificate_der_from_section(data: bytes) -> bytes:

@@ -9,6 +9,7 @@ from ..errors import EifError
 from ..reader import read
 from ..signing.cose import BY_NAME, ES384, algorithm_for_key, protected_header, sig_structure
 from ..signing.signers import pcr0_payload, read_certificate_file
+from ..sigsection import certificate_ec_key
 from .common import EXIT_OK, add_command, add_output, measure
 
 PAYLOAD_HELP = """\
@@ -38,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     if args.signing_certificate:
         _pem, cert = read_certificate_file(args.signing_certificate)
         try:
-            alg = algorithm_for_key(cert.public_key())  # type: ignore[arg-type]
+            alg = algorithm_for_key(certificate_ec_key(cert))
         except EifError as e:
             raise e.with_path(args.signing_certificate) from None
     elif args.alg:

@@ -22,7 +22,12 @@ from ..format import HEADER_SIZE, MAX_SECTIONS, SECTION_HEADER_SIZE, SectionType
 from ..image import EifImage, Section
 from ..inputs import CERTIFICATE_FILE_LIMIT, PRIVATE_KEY_FILE_LIMIT, read_input_file
 from ..jsonfmt import OrderedObject
-from ..sigsection import PcrSignature, encode_signature_section, load_certificate
+from ..sigsection import (
+    PcrSignature,
+    certificate_ec_key,
+    encode_signature_section,
+    load_certificate,
+)
 from ..sources import BytesSource
 from .cose import (
     CoseAlgorithm,
@@ -129,11 +134,10 @@ def read_certificate_file(path: str) -> tuple[bytes, x509.Certificate]:
 
 
 def check_key_matches_certificate(signer: Signer, cert: x509.Certificate, cert_path: str) -> None:
-    cert_key = cert.public_key()
-    if not isinstance(cert_key, ec.EllipticCurvePublicKey):
-        raise SignatureError(
-            f"certificate key is {type(cert_key).__name__}, expected an EC key", path=cert_path
-        )
+    try:
+        cert_key = certificate_ec_key(cert)
+    except SignatureError as e:
+        raise e.with_path(cert_path) from None
     if not public_keys_equal(cert_key, signer.public_key()):
         raise SignatureError(
             "the private key does not belong to this certificate (public keys differ)",
@@ -207,9 +211,7 @@ def cose_from_detached(data: bytes, cert: x509.Certificate, pcr0: bytes) -> byte
     the signature over ``eifkit pcr0-payload``'s bytes: DER ECDSA-Sig-Value or raw r‖s,
     which is wrapped into AWS's COSE form.
     """
-    key = cert.public_key()
-    if not isinstance(key, ec.EllipticCurvePublicKey):
-        raise SignatureError("certificate key is not an EC key", field="certificate")
+    key = certificate_ec_key(cert)
     alg = algorithm_for_key(key)
     payload = pcr0_payload(pcr0)
     try:

@@ -10,14 +10,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from ..errors import EifError, SignatureError
 from ..format import MAX_SIGNATURE_SIZE
 from ..image import EifImage
 from ..measure import Measurements
-from ..sigsection import PcrSignature, load_certificate, pcr0_signature
+from ..sigsection import PcrSignature, certificate_ec_key, load_certificate, pcr0_signature
 from ..sources import read_small
 from .cose import CoseSign1, decode_cose_sign1
 from .signers import certificate_subject, pcr0_payload
@@ -56,19 +55,13 @@ def read_signature(image: EifImage) -> SignatureInfo | None:
 def signature_checks(sig: SignatureInfo, pcr0: bytes, at: datetime.datetime) -> list[Check]:
     """COSE signature, signed payload = {0, PCR0}, certificate validity at ``at``."""
     checks: list[Check] = []
-    key = sig.certificate.public_key()
     subject = certificate_subject(sig.certificate)
-    if not isinstance(key, ec.EllipticCurvePublicKey):
-        checks.append(Check("signature", False, f"certificate key is {type(key).__name__}, not EC"))
+    try:
+        sig.cose.verify(certificate_ec_key(sig.certificate))
+    except SignatureError as e:
+        checks.append(Check("signature", False, e.message))
     else:
-        try:
-            sig.cose.verify(key)
-        except SignatureError as e:
-            checks.append(Check("signature", False, e.message))
-        else:
-            checks.append(
-                Check("signature", True, f"{sig.cose.algorithm.name}, certificate {subject}")
-            )
+        checks.append(Check("signature", True, f"{sig.cose.algorithm.name}, certificate {subject}"))
     expected = pcr0_payload(pcr0)
     if sig.cose.payload == expected:
         checks.append(Check("payload", True, f"signs PCR0 {pcr0.hex()[:16]}…"))
