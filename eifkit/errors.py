@@ -74,3 +74,15 @@ class LimitError(EifError):
     ) -> None:
         super().__init__(message, path=path, offset=offset, field=field)
         self.limit = limit
+
+
+SHOWN_LIMIT = 160
+
+
+def shown(text: str | bytes, limit: int = SHOWN_LIMIT) -> str:
+    """``text`` quoted for an error line, cut to ``limit`` characters with the full
+    length said: a name from a hostile file can be 4 KiB of anything."""
+    quoted = repr(text)
+    if len(quoted) <= limit:
+        return quoted
+    return f"{quoted[:limit]}… ({len(text)} {'bytes' if isinstance(text, bytes) else 'characters'})"

@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import FormatError, InputError
+from .errors import FormatError, InputError, shown
 from .inspect.initramfs import Entry, iter_members
 from .limits import DEFAULT_LIMITS, PATH_MAX, ExpansionLimits
 from .sources import Source, open_source
@@ -41,20 +41,20 @@ def member_path(root: str, name: str) -> str:
     """Where member ``name`` goes below ``root``, or FormatError if it would land
     outside it (absolute, ``..``, NUL, or through a symlink already in the folder)."""
     if "\0" in name:
-        raise FormatError(f"member {name!r} has a NUL byte in its name", field="cpio")
+        raise FormatError(f"member {shown(name)} has a NUL byte in its name", field="cpio")
     if name.startswith("/"):
-        raise FormatError(f"member {name!r} has an absolute path", field="cpio")
+        raise FormatError(f"member {shown(name)} has an absolute path", field="cpio")
     parts = [p for p in name.split("/") if p not in ("", ".")]
     if any(p == ".." for p in parts):
-        raise FormatError(f"member {name!r} goes up with '..'", field="cpio")
+        raise FormatError(f"member {shown(name)} goes up with '..'", field="cpio")
     if not parts:
-        raise FormatError(f"member {name!r} has no name", field="cpio")
+        raise FormatError(f"member {shown(name)} has no name", field="cpio")
     path = root
     for p in parts[:-1]:
         path = os.path.join(path, p)
         if os.path.islink(path):
             raise FormatError(
-                f"member {name!r} would be written through the symlink "
+                f"member {shown(name)} would be written through the symlink "
                 f"{os.path.relpath(path, root)!r}",
                 field="cpio",
             )
@@ -128,7 +128,7 @@ class _Unpacking:
                 return
             if b"\0" in link_target:
                 raise FormatError(
-                    f"symlink {entry.name!r} has a NUL byte in its target", field="cpio"
+                    f"symlink {shown(entry.name)} has a NUL byte in its target", field="cpio"
                 )
             os.makedirs(os.path.dirname(path), exist_ok=True)
             if not _clear(path, keep_directory=False):

@@ -94,3 +94,20 @@ def test_an_internal_error_has_its_own_exit_code_and_one_line(tmp_path, capsys, 
     monkeypatch.setenv("EIFKIT_DEBUG", "1")
     with pytest.raises(RuntimeError):
         main(["describe", str(tmp_path / "x.eif")])
+
+
+def test_sign_in_place_keeps_the_mode_and_signs_through_a_symlink(tmp_path):
+    # 0.1 turned a 0600 EIF into 0644, and replaced link.eif by a signed file, leaving
+    # the target unsigned (issue 11, item 5).
+    key, cert = make_cert(tmp_path, "k")
+    real = tmp_path / "real.eif"
+    assert main(hello_build(real, "--quiet")) == 0
+    real.chmod(0o600)
+    link = tmp_path / "link.eif"
+    link.symlink_to(real.name)
+    unsigned = real.read_bytes()
+    sign = ["--signing-certificate", str(cert), "--private-key", str(key), "--quiet"]
+    assert main(["sign", str(link), *sign]) == 0
+    assert link.is_symlink() and real.read_bytes() != unsigned
+    assert real.stat().st_mode & 0o7777 == 0o600
+    assert main(["verify", str(real), "--require-signature"]) == 0

@@ -111,3 +111,11 @@ def test_an_empty_array_gives_no_pcr8_and_fails_verification(tmp_path):
     checks = {c.name: c for c in verify_image(read(out), m, Expectations())}
     assert not checks["signature"].ok
     assert "non-empty CBOR array" in checks["signature"].detail
+
+
+@pytest.mark.parametrize("depth", [65, 2000, 100_000])
+def test_deep_nesting_is_refused_without_recursing(depth):
+    # 0.1: RecursionError from cbor2 (issue 11, item 4).
+    data = b"\x81" * depth + b"\x01"
+    with pytest.raises(SignatureError, match="nested too deeply"):
+        decode_signature_section(data)

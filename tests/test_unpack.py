@@ -143,3 +143,11 @@ def test_an_existing_folder_is_refused(tmp_path):
     (tmp_path / "out").mkdir()
     with pytest.raises(Exception, match="already exists"):
         unpack(tmp_path, member("a", stat.S_IFREG | 0o644, b"x") + TRAILER)
+
+
+def test_a_long_hostile_name_is_cut_in_the_error_line(tmp_path):
+    name = "/" + "x" * 4000  # absolute: refused, and named in the message
+    with pytest.raises(FormatError) as caught:
+        unpack(tmp_path, member(name, stat.S_IFREG | 0o644, b"x") + TRAILER)
+    message = str(caught.value)
+    assert len(message) < 300 and "(4001 characters)" in message

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO, cast
 
 from ..atomic import InputPaths, atomic_output
-from ..errors import FormatError, InputError, LimitError
+from ..errors import FormatError, InputError, LimitError, shown
 from ..limits import DEFAULT_LIMITS, PATH_MAX, ExpansionLimits
 from ..sources import file_kind
 
@@ -418,7 +418,7 @@ def iter_members(
             chunk = stream.read(min(left, BUFFER))
             if not chunk:
                 raise FormatError(
-                    f"{name}: data truncated ({left} bytes missing)",
+                    f"{shown(name)}: data truncated ({left} bytes missing)",
                     offset=data_at + total - left,
                     field="cpio",
                 )
