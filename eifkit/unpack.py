@@ -35,6 +35,8 @@ from .sources import Source, open_source
 _CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 _OPEN_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _KEEP_MODE = 0o1777  # permission bits and sticky; never set-user/group-ID
+MAX_DIRECTORY_FIXUPS = 100_000
+MAX_NOTES = 1_000
 
 
 def member_path(root: str, name: str) -> str:
@@ -80,7 +82,20 @@ class _Unpacking:
     root: str
     entries: int = 0
     not_created: list[str] = field(default_factory=list)
-    directories: list[tuple[str, Entry]] = field(default_factory=list)
+    # Directories whose final mode and time are set last (children first); past
+    # MAX_DIRECTORY_FIXUPS a directory gets its mode at once and keeps the time of
+    # unpacking, so memory does not grow with a hostile ramdisk's directory count.
+    directories: list[tuple[str, int, int]] = field(default_factory=list)
+    times_not_restored: int = 0
+    notes_left_out: int = 0
+
+    def note(self, text: str) -> None:
+        """Something not created, and why (the first MAX_NOTES of them are kept)."""
+        if len(self.not_created) < MAX_NOTES:
+            self.not_created.append(text)
+        else:
+            self.notes_left_out += 1
+
     open_file: tuple[int, Entry] | None = None
 
     def file_sink(self, entry: Entry) -> Callable[[bytes], None] | None:
@@ -89,7 +104,7 @@ class _Unpacking:
         path = member_path(self.root, entry.name)
         os.makedirs(os.path.dirname(path), exist_ok=True)
         if not _clear(path, keep_directory=False):
-            self.not_created.append(f"{entry.name} (file in the place of a directory)")
+            self.note(f"{entry.name} (file in the place of a directory)")
             return None
         fd = os.open(path, _CREATE, 0o600)
         self.open_file = (fd, entry)
@@ -119,12 +134,14 @@ class _Unpacking:
             if not _clear(path, keep_directory=True):  # pragma: no cover - keep_directory
                 return
             os.makedirs(path, exist_ok=True)
-            self.directories.append((path, entry))
+            if len(self.directories) < MAX_DIRECTORY_FIXUPS:
+                self.directories.append((path, entry.mode & _KEEP_MODE, entry.mtime))
+            else:
+                _set_directory(path, entry.mode & _KEEP_MODE, None)
+                self.times_not_restored += 1
         elif stat.S_ISLNK(entry.mode):
             if link_target is None:
-                self.not_created.append(
-                    f"{entry.name} (symlink target of {entry.size} bytes, over PATH_MAX)"
-                )
+                self.note(f"{entry.name} (symlink target of {entry.size} bytes, over PATH_MAX)")
                 return
             if b"\0" in link_target:
                 raise FormatError(
@@ -132,27 +149,57 @@ class _Unpacking:
                 )
             os.makedirs(os.path.dirname(path), exist_ok=True)
             if not _clear(path, keep_directory=False):
-                self.not_created.append(f"{entry.name} (symlink in the place of a directory)")
+                self.note(f"{entry.name} (symlink in the place of a directory)")
                 return
             os.symlink(os.fsdecode(link_target), path)
         elif not stat.S_ISREG(entry.mode):
-            self.not_created.append(
-                f"{entry.name} ({entry.kind} {entry.rdevmajor}:{entry.rdevminor})"
-            )
+            self.note(f"{entry.name} ({entry.kind} {entry.rdevmajor}:{entry.rdevminor})")
 
     def finish_directories(self) -> None:
         """Directory modes and times last (children first), through a descriptor of the
         directory itself: a symlink now at its path is not followed."""
-        for path, entry in reversed(self.directories):
-            try:
-                fd = os.open(path, _OPEN_DIR)
-            except (FileNotFoundError, NotADirectoryError, OSError):
-                continue  # replaced by a later member (a symlink ...): nothing to set
-            try:
-                os.fchmod(fd, entry.mode & _KEEP_MODE | 0o700)
-                os.utime(fd, (entry.mtime, entry.mtime))
-            finally:
-                os.close(fd)
+        for path, mode, mtime in reversed(self.directories):
+            _set_directory(path, mode, mtime)
+
+
+def _set_directory(path: str, mode: int, mtime: int | None) -> None:
+    """Mode (owner rwx kept, so it stays usable) and time of a directory this module
+    made, through its own descriptor; nothing if something else stands there now."""
+    try:
+        fd = os.open(path, _OPEN_DIR)
+    except OSError:
+        return  # replaced by a later member (a symlink ...): nothing to set
+    try:
+        os.fchmod(fd, mode | 0o700)
+        if mtime is not None:
+            os.utime(fd, (mtime, mtime))
+    finally:
+        os.close(fd)
+
+
+def _remove_tree(root: str) -> None:
+    """Remove a folder this module made, never following a link and never listing a
+    whole directory at once (a hostile ramdisk can hold a million files in one;
+    ``shutil.rmtree`` would hold all their names)."""
+    pending = [root]
+    while pending:
+        folder = pending[-1]
+        fd = os.open(folder, _OPEN_DIR)
+        subfolder = None
+        try:
+            with os.scandir(fd) as entries:
+                for entry in entries:
+                    if entry.is_dir(follow_symlinks=False):
+                        subfolder = entry.name
+                        break
+                    os.unlink(entry.name, dir_fd=fd)
+        finally:
+            os.close(fd)
+        if subfolder is not None:
+            pending.append(os.path.join(folder, subfolder))
+        else:
+            os.rmdir(folder)
+            pending.pop()
 
 
 @contextlib.contextmanager
@@ -167,7 +214,10 @@ def _new_folder(folder: str) -> Iterator[str]:
         yield tmp
         os.rename(tmp, folder)
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        try:
+            _remove_tree(tmp)
+        except OSError:  # a path too long to open, say: the library's way, with fds
+            shutil.rmtree(tmp, ignore_errors=True)
         raise
 
 
@@ -192,4 +242,12 @@ def unpack_cpio(
         finally:
             job.finish_file()
         job.finish_directories()
-    return {"folder": folder, "entries": job.entries, "not_created": job.not_created}
+    not_created = list(job.not_created)
+    if job.notes_left_out:
+        not_created.append(f"{job.notes_left_out} more members, not listed")
+    if job.times_not_restored:
+        not_created.append(
+            f"the times of {job.times_not_restored} directories (past the first "
+            f"{MAX_DIRECTORY_FIXUPS:,}; they keep the time of unpacking)"
+        )
+    return {"folder": folder, "entries": job.entries, "not_created": not_created}

@@ -151,3 +151,34 @@ def test_a_long_hostile_name_is_cut_in_the_error_line(tmp_path):
         unpack(tmp_path, member(name, stat.S_IFREG | 0o644, b"x") + TRAILER)
     message = str(caught.value)
     assert len(message) < 300 and "(4001 characters)" in message
+
+
+def test_memory_does_not_grow_with_directories_or_devices(tmp_path, monkeypatch):
+    import eifkit.unpack as unpack_module
+
+    monkeypatch.setattr(unpack_module, "MAX_DIRECTORY_FIXUPS", 3)
+    monkeypatch.setattr(unpack_module, "MAX_NOTES", 2)
+    dirs = b"".join(member(f"d{i}", stat.S_IFDIR | 0o750, mtime=1000 + i) for i in range(6))
+    devices = b"".join(member(f"c{i}", stat.S_IFCHR | 0o600) for i in range(5))
+    result = unpack(tmp_path, dirs + devices + TRAILER)
+    out = tmp_path / "out"
+    times = [int((out / f"d{i}").stat().st_mtime) for i in range(6)]
+    assert times[:3] == [1000, 1001, 1002]  # restored at the end
+    assert all(t > 1_000_000 for t in times[3:])  # past the cap: the time of unpacking
+    assert all(stat.S_IMODE((out / f"d{i}").stat().st_mode) == 0o750 for i in range(6))
+    assert result["not_created"] == [
+        "c0 (char 0:0)",
+        "c1 (char 0:0)",
+        "3 more members, not listed",
+        "the times of 3 directories (past the first 3; they keep the time of unpacking)",
+    ]
+
+
+def test_a_failed_unpack_removes_a_deep_and_wide_partial_tree(tmp_path):
+    deep = "/".join(["d"] * 100)
+    parts = [member(deep, stat.S_IFDIR | 0o755)]
+    parts += [member(f"{deep}/f{i}", stat.S_IFREG | 0o444, b"x") for i in range(500)]
+    parts.append(member("../escape", stat.S_IFREG | 0o644, b"x"))  # fails at the end
+    with pytest.raises(FormatError, match="goes up"):
+        unpack(tmp_path, b"".join(parts) + TRAILER)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ramdisk.cpio"]
