@@ -18,7 +18,7 @@ import stat
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, BinaryIO, cast
+from typing import Any, BinaryIO, Protocol, cast
 
 from ..atomic import InputPaths, atomic_output
 from ..errors import FormatError, InputError, LimitError, shown
@@ -156,7 +156,13 @@ def app_entries(
     return [Entry(**{**e.__dict__, "ino": i + 1}) for i, e in enumerate(entries)]
 
 
-def write_entries(entries: Iterable[Entry], out: BinaryIO) -> int:
+class ByteSink(Protocol):
+    """Where an archive is written: a file, or a gzip stream over one."""
+
+    def write(self, data: bytes, /) -> int: ...
+
+
+def write_entries(entries: Iterable[Entry], out: ByteSink) -> int:
     """Stream entries and the trailer into ``out``; return the bytes written."""
     total = 0
     for e in entries:
@@ -197,7 +203,7 @@ def write_archive(
     with atomic_output(target, inputs=inputs) as af, af.open() as raw:
         if compress:
             with gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=9) as gz:
-                n = write_entries(entries, gz)  # type: ignore[arg-type]
+                n = write_entries(entries, gz)
         else:
             n = write_entries(entries, raw)
     return n
