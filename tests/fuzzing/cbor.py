@@ -8,6 +8,7 @@ to encode them (huge declared lengths, duplicate keys, 2,000-level nesting).
 
 from __future__ import annotations
 
+import functools
 import random
 from collections.abc import Callable
 from typing import Any
@@ -68,6 +69,36 @@ def _point_off_curve(pem: bytes) -> bytes:
     at = der.index(b"\x03\x62\x00\x04") + 4 + 48  # inside the uncompressed point's y
     der[at] ^= 0x55
     return _pem(bytes(der))
+
+
+@functools.cache
+def _other_key_cert(kind: str) -> bytes:
+    """A self-signed PEM certificate for an Ed25519 or RSA key (not an EC key)."""
+    import datetime
+
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
+    from cryptography.x509.oid import NameOID
+
+    key: ed25519.Ed25519PrivateKey | rsa.RSAPrivateKey
+    key = (
+        ed25519.Ed25519PrivateKey.generate()
+        if kind == "ed25519"
+        else rsa.generate_private_key(65537, 2048)
+    )
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"eifkit fuzz {kind}")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=30))
+        .sign(key, None if kind == "ed25519" else hashes.SHA256())
+    )
+    return cert.public_bytes(Encoding.PEM)
 
 
 def _dup_keys(sig: bytes) -> bytes:
@@ -140,6 +171,8 @@ SIGNATURE_SECTIONS: dict[str, SigBuilder] = {
     "cert-unknown-curve": lambda s: _with_cert(s, _unknown_curve),
     "cert-point-off-curve": lambda s: _with_cert(s, _point_off_curve),
     "cert-two-pems": lambda s: _with_cert(s, lambda c: c + c),
+    "cert-ed25519": lambda s: _with_cert(s, lambda c: _other_key_cert("ed25519")),
+    "cert-rsa": lambda s: _with_cert(s, lambda c: _other_key_cert("rsa")),
     "cose-random": lambda s: _with_cose(s, lambda c: _rand(9, 200)),
     "cose-empty": lambda s: _with_cose(s, lambda c: b""),
     "cose-tagged": lambda s: _with_cose(s, lambda c: cbor2.dumps(cbor2.CBORTag(18, c))),

@@ -40,6 +40,7 @@ NEW_LINKS = (
 KNOWN: tuple[Known, ...] = (
     Known(r"\| escape \| changed outside the folder", ITEM1),
     Known(r"\| memory \|", ITEM3),
+    Known(r"\| exception \| MemoryError @", ITEM3),
     Known(
         r"\| exception \| (UnsupportedAlgorithm|ValueError) @ "
         r"eifkit/(signing/verify|loadertest/profiles)\.py",
@@ -50,7 +51,7 @@ KNOWN: tuple[Known, ...] = (
     Known(r"^verify.* \| accepted \|", ITEM7),
     Known(r"^extract --unpack \| stderr \| line too long", ITEM8),
     Known(r"^extract --unpack \| exception \| RecursionError @ eifkit/extract\.py", NEW_DEEP),
-    Known(r"^extract --unpack \| escape \| link .* leads out", NEW_LINKS),
+    Known(r"^extract --unpack \| escape \| link leads out of the folder", NEW_LINKS),
 )
 
 

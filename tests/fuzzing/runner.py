@@ -267,7 +267,7 @@ def _containment(sandbox: Sandbox, out: Path, before: dict[str, tuple[int, int, 
             if os.path.islink(p):
                 target = os.path.realpath(p)
                 if os.path.commonpath([real_out, target]) != real_out:
-                    problems.append(f"link {os.path.relpath(p, out)} leads out to {target}")
+                    problems.append(f"link leads out of the folder: {os.path.relpath(p, out)}")
     return problems
 
 
