@@ -77,6 +77,8 @@ CI_CASES = [
     "ramdisk:link-long-target",
     "ramdisk:many-empty.gz",
     "ramdisk:gzip-truncated",
+    "ramdisk:link-dotdot-target",
+    "ramdisk:deep-path",
     # CBOR garbage in the signature section
     "signature:random-64",
     "signature:deep-array-2000",
@@ -90,8 +92,10 @@ CI_CASES = [
     "metadata:huge-int-digits",
     "metadata:non-utf8",
     "cmdline:nul-inside",
+    "cmdline:over-1mib",
     "kernel:bzimage-0x240",
     "kernel:elf-bad-class",
+    "kernel:elf-unknown-machine",
 ]
 
 EXPECTED: dict[str, str] = {
@@ -102,6 +106,10 @@ EXPECTED: dict[str, str] = {
     "ramdisk:link-long-target": known.ITEM8,
     "signature:trailing-bytes": known.ITEM7,
     "signature:cert-unknown-curve": known.ITEM4_CERT,
+    "ramdisk:link-dotdot-target": known.NEW_LINKS,
+    "ramdisk:deep-path": known.NEW_DEEP,
+    "cmdline:over-1mib": known.ITEM4_BIG,
+    "kernel:elf-unknown-machine": known.ITEM8_LIEF,
 }
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import random
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import cbor2
 from cryptography import x509
@@ -73,32 +73,24 @@ def _point_off_curve(pem: bytes) -> bytes:
 
 @functools.cache
 def _other_key_cert(kind: str) -> bytes:
-    """A self-signed PEM certificate for an Ed25519 or RSA key (not an EC key)."""
-    import datetime
+    """A PEM certificate for an Ed25519 or RSA key (not an EC key), from tests.certs."""
+    import tempfile
+    from pathlib import Path
 
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
-    from cryptography.x509.oid import NameOID
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
-    key: ed25519.Ed25519PrivateKey | rsa.RSAPrivateKey
+    from tests.certs import make_cert
+
     key = (
         ed25519.Ed25519PrivateKey.generate()
         if kind == "ed25519"
         else rsa.generate_private_key(65537, 2048)
     )
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"eifkit fuzz {kind}")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(1)
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=30))
-        .sign(key, None if kind == "ed25519" else hashes.SHA256())
-    )
-    return cert.public_bytes(Encoding.PEM)
+    # make_cert is typed for EC keys but puts any public key into the certificate
+    public = cast(ec.EllipticCurvePublicKey, key.public_key())
+    with tempfile.TemporaryDirectory() as folder:
+        _key, cert = make_cert(Path(folder), kind, public_key=public)
+        return cert.read_bytes()
 
 
 def _dup_keys(sig: bytes) -> bytes:

@@ -24,6 +24,7 @@ import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple, TextIO
 
 from eifkit.cli import main
 
@@ -57,8 +58,7 @@ class RunResult:
     findings: list[Finding] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
-class Signing:
+class Signing(NamedTuple):
     """The throwaway key and certificate ``sign`` uses."""
 
     key: Path
@@ -170,6 +170,17 @@ def _captured_fd2() -> Iterator[io.StringIO]:
             text.write(tmp.read(1 << 16).decode("utf-8", "replace"))
 
 
+def _print_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: TextIO | None = None,
+    line: str | None = None,
+) -> None:
+    sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
+
+
 def call_main(argv: list[str]) -> tuple[int | None, str, str, BaseException | None, int, float]:
     """Run ``main(argv)``: (exit code, stdout, stderr, escaped exception, peak bytes, seconds)."""
     out, err = io.StringIO(), io.StringIO()
@@ -187,6 +198,7 @@ def call_main(argv: list[str]) -> tuple[int | None, str, str, BaseException | No
         contextlib.redirect_stderr(err),
     ):
         warnings.simplefilter("default")
+        warnings.showwarning = _print_warning  # as a user sees them, even under pytest
         try:
             code = main(argv)
         except KeyboardInterrupt:
@@ -236,12 +248,12 @@ def check_result(r: RunResult, time_limit: float | None) -> list[Finding]:
     if any(len(line) > LONG_LINE for line in lines):
         longest = max(len(line) for line in lines)
         add("stderr", "line too long", f"a stderr line of {longest} characters")
-    if r.code == 2:
+    stray = [ln for ln in lines if not ln.startswith(("eifkit: error:", "eifkit: warning:"))]
+    if stray:
+        add("stderr", f"stray line: {_norm(stray[0])}", f"stderr has {stray[0][:200]!r}")
+    if r.code == 2 and not stray:
         errors = [i for i, line in enumerate(lines) if line.startswith("eifkit: error:")]
-        stray = [ln for ln in lines if not ln.startswith(("eifkit: error:", "eifkit: warning:"))]
-        if stray:
-            add("stderr", f"stray line: {_norm(stray[0])}", f"stderr has {stray[0][:200]!r}")
-        elif len(errors) != 1 or errors[0] != len(lines) - 1:
+        if len(errors) != 1 or errors[0] != len(lines) - 1:
             add("stderr", f"{len(errors)} error lines", "stderr is not one final error line")
     elif r.code in (0, 1) and any(ln.startswith("eifkit: error:") for ln in lines):
         add("exit-code", f"error line with exit {r.code}", f"an error line but exit {r.code}")
