@@ -23,9 +23,14 @@ Modules:
               huge namesize/filesize, long symlink targets, a symlink then a directory of
               the same name ...), CBOR garbage for the signature section, JSON garbage for
               the metadata section, odd cmdlines and kernels
+``bombs``     small-on-disk bombs that expand to at most 128 MiB (their own CI test)
 ``cases``     the catalogue: every case has a stable id and builds its EIF from a base
 ``runner``    runs the commands on one EIF and turns what went wrong into ``Finding``s
 ``known``     findings already filed in issue 11 (the CI test marks them xfail)
+``longrun``   the long local run behind ``scripts/fuzz``
 
-The short seeded run is ``tests/test_fuzz.py`` (CI); the long run is ``scripts/fuzz``.
+The short seeded run is ``tests/test_fuzz.py`` (CI, under a minute); the long run is
+``nice -n 10 scripts/fuzz --minutes 20 --seed 1 --out /tmp/fuzz-findings``.
+Peak memory is Python's (``tracemalloc``), which also makes each run several times
+slower than without it: read run times in the long run as upper bounds.
 """
