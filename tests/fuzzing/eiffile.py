@@ -70,6 +70,8 @@ def put_section_field(data: bytes, header_offset: int, name: str, value: int) ->
 
 
 def _put(data: bytes, offset: int, code: str, value: int | bytes) -> bytes:
+    if isinstance(value, int):  # wrap, as a value computed from another file's shape may not fit
+        value %= 1 << (8 * struct.calcsize(">" + code))
     packed = struct.pack(">" + code, value)
     if offset + len(packed) > len(data):
         return data

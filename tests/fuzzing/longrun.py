@@ -97,7 +97,8 @@ def main(argv: list[str] | None = None) -> int:
         case_dir.mkdir()
         try:
             data = case.make(bases, bytes(Sandbox(case_dir / "sandbox").outside))
-        except MemoryError:
+        except Exception as e:  # a bug of the harness, not of eifkit: say so and go on
+            print(f"cannot make {case.id}: {type(e).__name__}: {e}", file=sys.stderr)
             continue
         eif = case_dir / "case.eif"
         eif.write_bytes(data)
@@ -136,13 +137,16 @@ def _record(
     keep: int,
 ) -> None:
     counts[f.key] += 1
+    first.setdefault(f.key, (case.id, "-", f.summary))
     name = "-"
     if counts[f.key] <= keep:
-        name = f"{len(first):03d}-{counts[f.key]}-{_slug(f.key)}.eif"
+        number = list(first).index(f.key)
+        name = f"{number:03d}-{counts[f.key]}-{_slug(f.key)}.eif"
         shutil.copyfile(eif, out / name)
         if f.detail:
             (out / (name + ".txt")).write_text(f"{case.id}\n{f.summary}\n\n{f.detail}\n")
-    first.setdefault(f.key, (case.id, name, f.summary))
+    if counts[f.key] == 1:
+        first[f.key] = (case.id, name, f.summary)
     log.write(f"{f.key}\t{case.id}\t{name}\t{f.summary}\n")
 
 
