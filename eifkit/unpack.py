@@ -7,7 +7,10 @@ member made. Nothing is ever done *through* a symlink: files are created with
 unlinked, never followed), and permissions and times are set through a descriptor of
 the very file or directory created (``fchmod``/``futimes``), so a symlink planted by
 an earlier member, e.g. ``victim -> /etc`` followed by a directory entry ``victim``,
-cannot redirect a ``chmod`` or ``utime``. Set-user/group-ID bits are dropped; device
+cannot redirect a ``chmod`` or ``utime``. A symlink whose target would lead out of the
+folder (absolute, or climbing past the ramdisk's root) is written relative to its own
+folder, as the enclave resolves it (``bin/sh -> /bin/busybox`` becomes ``busybox``), so
+that nothing that later follows a link leaves the folder. Set-user/group-ID bits are dropped; device
 nodes, FIFOs and sockets are not created (they are listed instead); a symlink target
 longer than PATH_MAX (which the kernel skips) is not created either.
 
@@ -39,9 +42,9 @@ MAX_DIRECTORY_FIXUPS = 100_000
 MAX_NOTES = 1_000
 
 
-def member_path(root: str, name: str) -> str:
-    """Where member ``name`` goes below ``root``, or FormatError if it would land
-    outside it (absolute, ``..``, NUL, or through a symlink already in the folder)."""
+def member_parts(name: str) -> list[str]:
+    """The components of member ``name`` (``.`` and empty ones dropped), or FormatError
+    if it would land outside the folder: absolute, ``..``, NUL."""
     if "\0" in name:
         raise FormatError(f"member {shown(name)} has a NUL byte in its name", field="cpio")
     if name.startswith("/"):
@@ -51,16 +54,51 @@ def member_path(root: str, name: str) -> str:
         raise FormatError(f"member {shown(name)} goes up with '..'", field="cpio")
     if not parts:
         raise FormatError(f"member {shown(name)} has no name", field="cpio")
+    return parts
+
+
+def member_path(root: str, name: str, *, make_parents: bool = False) -> str:
+    """Where member ``name`` goes below ``root``, or FormatError if it would land
+    outside it (see :func:`member_parts`, or through a symlink already in the folder).
+    ``make_parents`` creates the missing folders on the way, one at a time (a path of
+    2,000 components is fine: nothing recurses)."""
+    parts = member_parts(name)
     path = root
     for p in parts[:-1]:
         path = os.path.join(path, p)
         if os.path.islink(path):
             raise FormatError(
                 f"member {shown(name)} would be written through the symlink "
-                f"{os.path.relpath(path, root)!r}",
+                f"{shown(os.path.relpath(path, root))}",
                 field="cpio",
             )
+        if make_parents and not os.path.lexists(path):
+            os.mkdir(path)
     return os.path.join(path, parts[-1])
+
+
+def contained_link_target(parts: list[str], target: str) -> str:
+    """A symlink's target as the enclave resolves it (an absolute target starts at the
+    ramdisk's root, ``..`` stops at the root), written relative to the link's folder in
+    normal form: ``..`` only first, to climb the link's own folders (real directories:
+    nothing is written through a symlink), then names. Every link made so stays inside
+    the unpack folder, even through other links (``s -> .`` then ``l -> s/../etc`` would
+    otherwise leave it): ``bin/sh -> /bin/busybox`` becomes ``busybox``."""
+    folder = parts[:-1]
+    resolved = [] if target.startswith("/") else list(folder)
+    for p in target.split("/"):
+        if p in ("", "."):
+            continue
+        if p == "..":
+            if resolved:
+                resolved.pop()
+            continue
+        resolved.append(p)
+    common = 0
+    while common < min(len(folder), len(resolved)) and folder[common] == resolved[common]:
+        common += 1
+    relative = [".."] * (len(folder) - common) + resolved[common:]
+    return "/".join(relative) or "."
 
 
 def _clear(path: str, *, keep_directory: bool) -> bool:
@@ -101,8 +139,7 @@ class _Unpacking:
     def file_sink(self, entry: Entry) -> Callable[[bytes], None] | None:
         if not stat.S_ISREG(entry.mode):
             return None
-        path = member_path(self.root, entry.name)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
+        path = member_path(self.root, entry.name, make_parents=True)
         if not _clear(path, keep_directory=False):
             self.note(f"{entry.name} (file in the place of a directory)")
             return None
@@ -129,11 +166,12 @@ class _Unpacking:
 
     def add(self, entry: Entry, link_target: bytes | None) -> None:
         self.entries += 1
-        path = member_path(self.root, entry.name)
+        path = member_path(self.root, entry.name, make_parents=True)
         if stat.S_ISDIR(entry.mode):
             if not _clear(path, keep_directory=True):  # pragma: no cover - keep_directory
                 return
-            os.makedirs(path, exist_ok=True)
+            if not os.path.isdir(path):
+                os.mkdir(path)
             if len(self.directories) < MAX_DIRECTORY_FIXUPS:
                 self.directories.append((path, entry.mode & _KEEP_MODE, entry.mtime))
             else:
@@ -147,11 +185,14 @@ class _Unpacking:
                 raise FormatError(
                     f"symlink {shown(entry.name)} has a NUL byte in its target", field="cpio"
                 )
-            os.makedirs(os.path.dirname(path), exist_ok=True)
+            if not link_target:
+                self.note(f"{entry.name} (symlink with an empty target)")
+                return
             if not _clear(path, keep_directory=False):
                 self.note(f"{entry.name} (symlink in the place of a directory)")
                 return
-            os.symlink(os.fsdecode(link_target), path)
+            target = os.fsdecode(link_target)
+            os.symlink(contained_link_target(member_parts(entry.name), target), path)
         elif not stat.S_ISREG(entry.mode):
             self.note(f"{entry.name} ({entry.kind} {entry.rdevmajor}:{entry.rdevminor})")
 
@@ -177,7 +218,7 @@ def _set_directory(path: str, mode: int, mtime: int | None) -> None:
         os.close(fd)
 
 
-def _remove_tree(root: str) -> None:
+def remove_tree(root: str) -> None:
     """Remove a folder this module made, never following a link and never listing a
     whole directory at once (a hostile ramdisk can hold a million files in one;
     ``shutil.rmtree`` would hold all their names)."""
@@ -215,7 +256,7 @@ def _new_folder(folder: str) -> Iterator[str]:
         os.rename(tmp, folder)
     except BaseException:
         try:
-            _remove_tree(tmp)
+            remove_tree(tmp)
         except OSError:  # a path too long to open, say: the library's way, with fds
             shutil.rmtree(tmp, ignore_errors=True)
         raise

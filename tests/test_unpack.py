@@ -18,7 +18,7 @@ from eifkit.errors import FormatError, LimitError
 from eifkit.inspect.initramfs import Entry, header_bytes
 from eifkit.limits import ExpansionLimits
 from eifkit.sources import FileSource
-from eifkit.unpack import unpack_cpio
+from eifkit.unpack import remove_tree, unpack_cpio
 
 
 def member(name: str, mode: int, data: bytes = b"", mtime: int = 0) -> bytes:
@@ -182,3 +182,38 @@ def test_a_failed_unpack_removes_a_deep_and_wide_partial_tree(tmp_path):
     with pytest.raises(FormatError, match="goes up"):
         unpack(tmp_path, b"".join(parts) + TRAILER)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ramdisk.cpio"]
+
+
+@pytest.mark.parametrize(
+    "links, expected",
+    [
+        ([("bin/sh", "/bin/busybox")], {"bin/sh": "busybox"}),
+        ([("ln", "/abs/outside")], {"ln": "abs/outside"}),
+        ([("ln", "../../../../../../../../")], {"ln": "."}),
+        ([("a", "b"), ("b", "../..")], {"a": "b", "b": "."}),
+        ([("s", "."), ("l", "s/../etc")], {"s": ".", "l": "etc"}),
+        ([("usr/bin/x", "../lib/./y")], {"usr/bin/x": "../lib/y"}),
+    ],
+)
+def test_no_symlink_leads_out_of_the_folder(tmp_path, links, expected):
+    # 0.1 (and the first hardening) created targets as stored, so whatever later
+    # followed them left the folder (the fuzz harness found it).
+    archive = b"".join(member(n, stat.S_IFLNK | 0o777, t.encode()) for n, t in links)
+    unpack(tmp_path, archive + TRAILER)
+    out = (tmp_path / "out").resolve()
+    for name, target in expected.items():
+        link = out / name
+        assert os.readlink(link) == target
+        assert link.resolve().is_relative_to(out), (name, link.resolve())
+
+
+def test_a_path_of_fifteen_hundred_components_is_unpacked_without_recursion(tmp_path):
+    # 1,500 levels (0.1's os.makedirs recursed once a level, past Python's limit of 1,000)
+    name = "/".join(["d"] * 1500) + "/f"
+    result = unpack(tmp_path, member(name, stat.S_IFREG | 0o644, b"deep") + TRAILER)
+    assert result["entries"] == 1
+    leaf = tmp_path / "out"
+    for _ in range(1500):
+        leaf = leaf / "d"
+    assert (leaf / "f").read_bytes() == b"deep"
+    remove_tree(str(tmp_path / "out"))  # pytest's own clean-up recurses a level per folder
