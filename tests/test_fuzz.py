@@ -77,6 +77,7 @@ CI_CASES = [
     "ramdisk:link-long-target",
     "ramdisk:many-empty.gz",
     "ramdisk:gzip-truncated",
+    "ramdisk:gzip-garbage",  # isal raised its own error type (found by a long run)
     "ramdisk:link-dotdot-target",
     "ramdisk:deep-path",
     # CBOR garbage in the signature section

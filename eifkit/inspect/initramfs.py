@@ -231,6 +231,15 @@ def is_gzip(f: BinaryIO) -> bool:
 DataSink = Callable[[Entry], Callable[[bytes], None] | None]
 
 
+def _gzip_errors() -> tuple[type[Exception], ...]:
+    isal_zlib: Any = importlib.import_module("isal.isal_zlib")
+    return (OSError, EOFError, zlib.error, isal_zlib.error)
+
+
+# What a damaged gzip stream raises: zlib's and isal's errors (isal's is not an OSError).
+GZIP_ERRORS = _gzip_errors()
+
+
 def _gunzip_stream(f: BinaryIO) -> BinaryIO:
     """The decompressed bytes of a gzip file (isal's reader, a few times faster than
     zlib's; the package has no type information)."""
@@ -259,7 +268,7 @@ class _ArchiveStream:
             self._charge(n - len(data))
             try:
                 data += self._stream.read(n - len(data))
-            except (OSError, EOFError, zlib.error) as e:
+            except GZIP_ERRORS as e:
                 raise FormatError(
                     f"gzip stream is damaged: {e}", offset=self.pos, field="cpio"
                 ) from None
