@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .atomic import check_output_not_input
+from .buildinputs import BuildInputs
 from .buildpolicy import (
     DEFAULT_IMAGE_VERSION,
     DEFAULT_IMG_KERNEL,
@@ -26,11 +27,11 @@ from .buildpolicy import (
     ramdisk_from_folder,
 )
 from .errors import InputError
-from .format import DEFAULT_CPUS, DEFAULT_MEMORY, MAX_SECTIONS, Arch, EifHeader, SectionType
+from .format import MAX_SECTIONS, Arch, EifHeader, SectionType
 from .image import EifImage, Section
 from .inputs import CMDLINE_FILE_LIMIT, read_input_file, utf8_text
 from .metadata import load_custom_metadata
-from .signing.signers import Signer, make_signature_section
+from .signing.signers import make_signature_section
 from .sources import BytesSource, DeferredSource, FileSource, Source
 from .timefmt import default_build_time, rfc3339
 
@@ -68,58 +69,6 @@ def cmdline_bytes(cmdline: str | bytes) -> bytes:
             field="cmdline",
         )
     return data
-
-
-@dataclass(frozen=True)
-class BuildInputs:
-    """Everything ``eifkit build`` takes; each field is the option of the same name.
-
-    Ramdisks come in this order: ``bootstrap`` (a folder made into a cpio), the
-    ``ramdisks`` files, ``rootfs`` (a folder made into nitro-cli's app layout with the
-    ``cmd`` and ``env`` lines). Give ``cmdline`` or ``cmdline_file`` (one trailing
-    newline dropped), ``custom_metadata`` (a JSON value) or ``metadata_file``.
-    A value left None takes eifkit's default, or eif_build 0.3.1's when
-    ``eif_build_compat`` is set (see README "eif_build compatibility").
-    ``build_time`` may be any string (a warning if it is not RFC 3339).
-    ``force`` builds even when the kernel or a ramdisk could not boot; ``lint=False``
-    does not look inside the ramdisks; ``output``, when given, must not be an input.
-    Paths are opened when the image is made.
-    """
-
-    kernel: str
-    ramdisks: Sequence[str] = ()
-    cmdline: str | bytes | None = None
-    arch: Arch | None = None
-    name: str | None = None
-    version: str | None = None
-    custom_metadata: Any = None
-    build_time: str | None = None
-    build_tool: str | None = None
-    build_tool_version: str | None = None
-    img_os: str | None = None
-    img_kernel: str | None = None
-    default_mem: int = DEFAULT_MEMORY
-    default_cpus: int = DEFAULT_CPUS
-    extra_sections: Sequence[Section] = field(default=())
-    # Signing: the certificate's file bytes (stored verbatim) and a signer for PCR0.
-    signing_certificate: bytes | None = None
-    signer: Signer | None = None
-    cmdline_file: str | None = None
-    metadata_file: str | None = None
-    kernel_config: str | None = None
-    bootstrap: str | None = None
-    rootfs: str | None = None
-    cmd: Sequence[str] = ()
-    env: Sequence[str] = ()
-    eif_build_compat: bool = False
-    force: bool = False
-    lint: bool = True
-    output: str | None = None
-
-    def input_files(self) -> list[str]:
-        """Every file this build reads (not the folders)."""
-        named = [self.kernel, *self.ramdisks, self.metadata_file, self.cmdline_file]
-        return [p for p in [*named, self.kernel_config] if p]
 
 
 @dataclass

@@ -12,18 +12,15 @@ import tempfile
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from ._version import __version__
+from .buildinputs import BuildInputs
 from .errors import InputError
 from .format import Arch
 from .inputs import archive_mtime, utf8_text
 from .metadata import BuildInfo, Metadata, parse_kernel_config
 from .sources import FileSource, Source
 from .timefmt import default_build_time, is_rfc3339
-
-if TYPE_CHECKING:
-    from .build import BuildInputs
 
 # eif_build's own values, used by --eif-build-compat.
 EIF_BUILD_TOOL = "eif_build"
