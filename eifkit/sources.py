@@ -124,8 +124,25 @@ def _copy_into(data: bytes, space: Space) -> Iterator[memoryview]:
         yield target
 
 
+class _FileBytes:
+    """``size`` and ``chunks`` for a source of ``length`` file bytes read by its
+    ``read_into`` (the two file sources)."""
+
+    length: int
+
+    @property
+    def size(self) -> int:
+        return self.length
+
+    def chunks(self, buffer_size: int = DEFAULT_BUFFER_SIZE) -> Iterator[memoryview]:
+        return self.read_into(_one_buffer(buffer_size, self.length))
+
+    def read_into(self, space: Space) -> Iterator[memoryview]:
+        raise NotImplementedError
+
+
 @dataclass(frozen=True)
-class FileRange:
+class FileRange(_FileBytes):
     """``length`` bytes at ``offset`` of an open file (an EIF being read)."""
 
     file: OpenFile
@@ -135,13 +152,6 @@ class FileRange:
     @property
     def path(self) -> str:
         return self.file.path
-
-    @property
-    def size(self) -> int:
-        return self.length
-
-    def chunks(self, buffer_size: int = DEFAULT_BUFFER_SIZE) -> Iterator[memoryview]:
-        return self.read_into(_one_buffer(buffer_size, self.length))
 
     def read_into(self, space: Space) -> Iterator[memoryview]:
         return self.file.read_range(self.offset, self.length, space)
@@ -183,7 +193,7 @@ _SPECIAL_FILE_NAMES = {
 
 
 @dataclass(frozen=True)
-class FileSource:
+class FileSource(_FileBytes):
     """A whole input file (kernel, ramdisk ...), as it was when it was opened.
 
     Its size and identity (device, inode, size, mtime, ctime) are taken when it is
@@ -218,13 +228,6 @@ class FileSource:
         except OSError as e:
             raise InputError(f"cannot read {what} file: {e.strerror}", path=p) from None
         return cls(path=p, length=st.st_size, identity=_identity(st))
-
-    @property
-    def size(self) -> int:
-        return self.length
-
-    def chunks(self, buffer_size: int = DEFAULT_BUFFER_SIZE) -> Iterator[memoryview]:
-        return self.read_into(_one_buffer(buffer_size, self.length))
 
     def read_into(self, space: Space) -> Iterator[memoryview]:
         try:
