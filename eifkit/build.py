@@ -137,7 +137,7 @@ def build_image(inputs: BuildInputs) -> BuiltImage:
     """
     cmd = _cmdline(inputs)
     _check_header_values(inputs)
-    arch, findings = choose_arch(
+    arch, findings, kernel_release = choose_arch(
         inputs.kernel, inputs.arch, force=inputs.force, eif_build_compat=inputs.eif_build_compat
     )
     if not (inputs.ramdisks or inputs.bootstrap or inputs.rootfs):
@@ -166,7 +166,9 @@ def build_image(inputs: BuildInputs) -> BuiltImage:
             labels.append(inputs.rootfs)
         image = _assemble(inputs, arch, kernel, cmd, meta.to_bytes(), sources)
         if inputs.lint:
-            findings += lint_ramdisks(sources, labels, arch, force=inputs.force)
+            findings += lint_ramdisks(
+                sources, labels, arch, force=inputs.force, kernel_release=kernel_release
+            )
     except BaseException:
         for m in made:
             m.remove()

@@ -49,10 +49,12 @@ class BuildFinding:
 
 def choose_arch(
     kernel: str, arch: Arch | None, *, force: bool, eif_build_compat: bool
-) -> tuple[Arch, list[BuildFinding]]:
+) -> tuple[Arch, list[BuildFinding], str | None]:
     """The EIF's architecture: ``arch``, else the kernel's, else x86_64 (under
     eif_build compatibility: x86_64, as eif_build does). Refuses a kernel Nitro cannot
-    boot, or one whose architecture contradicts ``arch``, unless ``force``."""
+    boot, or one whose architecture contradicts ``arch``, unless ``force``. Also returns
+    the kernel's release (``uname -r``), when its version string says it, for the
+    ramdisk check of kernel modules."""
     from .inspect.kernel import inspect_source
 
     findings: list[BuildFinding] = []
@@ -80,15 +82,15 @@ def choose_arch(
                         kernel,
                     )
                 )
-            return Arch.X86_64, findings
-        return Arch(kernel_arch or "x86_64"), findings
+            return Arch.X86_64, findings, info.release
+        return Arch(kernel_arch or "x86_64"), findings, info.release
     if kernel_arch and arch.value != kernel_arch and not force:
         raise InputError(
             f"--arch {arch.value} contradicts the kernel, which is {kernel_arch} "
             f"({info.format}); use --force to build anyway",
             path=kernel,
         )
-    return arch, findings
+    return arch, findings, info.release
 
 
 def _or(value: str | None, default: str) -> str:
@@ -180,7 +182,12 @@ def choose_metadata(choice: BuildInputs, custom: object) -> tuple[Metadata, list
 
 
 def lint_ramdisks(
-    sources: Sequence[Source], labels: Sequence[str], arch: Arch, *, force: bool
+    sources: Sequence[Source],
+    labels: Sequence[str],
+    arch: Arch,
+    *,
+    force: bool,
+    kernel_release: str | None = None,
 ) -> list[BuildFinding]:
     """Look inside each ramdisk. An "error" in a ramdisk eifkit can read as cpio (no
     /init, an /init for another CPU, a damaged archive) refuses the build unless
@@ -190,7 +197,7 @@ def lint_ramdisks(
 
     findings: list[BuildFinding] = []
     for i, (source, label) in enumerate(zip(sources, labels, strict=True)):
-        info = inspect_ramdisk(source, i, arch.value)
+        info = inspect_ramdisk(source, i, arch.value, kernel_release=kernel_release)
         for f in info.findings:
             certain = f.level == "error" and info.format in _READABLE_RAMDISK_FORMATS
             findings.append(BuildFinding("error" if certain else "warning", f.message, label))

@@ -102,7 +102,9 @@ def describe(
 
         if image.kernel is not None:
             kernel = inspect_source(image.kernel.source)
-        ramdisks = lint_image(image, deep=deep, limits=limits)
+        ramdisks = lint_image(
+            image, deep=deep, limits=limits, kernel_release=kernel.release if kernel else None
+        )
     return Description(image, measurements, metadata, error, read_cmdline(image), kernel, ramdisks)
 
 

@@ -37,6 +37,12 @@ class KernelInfo:
     elf_machine: str | None = None
     details: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def release(self) -> str | None:
+        """The kernel release (``uname -r``): the version string's first word."""
+        words = self.version.split() if self.version else []
+        return words[0] if words else None
+
     def as_json(self) -> dict[str, Any]:
         from ..jsonfmt import OrderedObject
 

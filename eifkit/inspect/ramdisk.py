@@ -18,7 +18,8 @@ from ..image import EifImage
 from ..limits import DEFAULT_LIMITS, PATH_MAX, ExpansionLimits
 from ..sources import Source, open_source
 from .elf import elf_arch
-from .initramfs import Member, is_gzip, iter_members
+from .initramfs import Entry, Member, is_gzip, iter_members
+from .kmod import MODULE_READ_LIMIT, ModuleInfo, module_info
 
 # A gzip ramdisk must be decompressed whole to be listed; by default only those up to
 # this size are (an uncompressed one is listed by seeking from header to header).
@@ -46,6 +47,8 @@ class RamdiskInfo:
     error: str | None = None
     skipped: bool = False
     findings: list[Finding] = field(default_factory=list)
+    # kernel modules found: (path in the ramdisk, what they were built for)
+    modules: list[tuple[str, ModuleInfo]] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
         from ..jsonfmt import OrderedObject
@@ -67,6 +70,9 @@ _LAYOUT_NAMES = frozenset({"init", "nsm.ko", "rootfs", "cmd", "env"})
 # How many symlinks /init may lead through (the kernel's own limit is 40; eifkit's
 # check follows fewer, each with one more read of the ramdisk).
 MAX_INIT_LINKS = 8
+# Kernel modules checked per ramdisk (a full modules tree has thousands; the first are
+# enough to tell a ramdisk built for another kernel).
+MAX_MODULES = 1_000
 
 
 def _normalised(name: str) -> str:
@@ -87,19 +93,34 @@ class _Scan:
     entries: int = 0
     present: set[str] = field(default_factory=set)
     found: Member | None = None
+    modules: list[tuple[str, ModuleInfo]] = field(default_factory=list)
 
 
-def _scan(source: Source, wanted: str, limits: ExpansionLimits, scan: _Scan | None = None) -> _Scan:
+def _is_module(e: Entry) -> bool:
+    return stat.S_ISREG(e.mode) and e.name.endswith(".ko") and e.size <= MODULE_READ_LIMIT
+
+
+def _scan(
+    source: Source,
+    wanted: str,
+    limits: ExpansionLimits,
+    scan: _Scan | None = None,
+    *,
+    modules: bool = False,
+) -> _Scan:
     """One pass; ``scan`` (if given) is filled in as it goes, so a caller that catches
-    an error still has the count so far."""
+    an error still has the count so far. ``modules``: also read each kernel module's
+    machine and vermagic (one module held at a time; the first MAX_MODULES kept)."""
     scan = _Scan() if scan is None else scan
+
+    def keep(e: Entry) -> bool:
+        if stat.S_ISLNK(e.mode):
+            return e.size <= PATH_MAX and _normalised(e.name) == wanted
+        return modules and _is_module(e)
+
     with open_source(source) as f:
         for m in iter_members(
-            f,
-            prefix=64,
-            keep_data=lambda e: stat.S_ISLNK(e.mode) and _normalised(e.name) == wanted,
-            keep_limit=PATH_MAX,
-            limits=limits,
+            f, prefix=64, keep_data=keep, keep_limit=MODULE_READ_LIMIT, limits=limits
         ):
             scan.entries += 1
             name = _normalised(m.entry.name)
@@ -107,6 +128,9 @@ def _scan(source: Source, wanted: str, limits: ExpansionLimits, scan: _Scan | No
                 scan.present.add(name)
             if name == wanted:
                 scan.found = m
+            wanted_module = modules and len(scan.modules) < MAX_MODULES
+            if wanted_module and m.data is not None and _is_module(m.entry):
+                scan.modules.append((name, module_info(m.data)))
     return scan
 
 
@@ -158,9 +182,11 @@ def inspect_ramdisk(
     *,
     deep: bool = False,
     limits: ExpansionLimits = DEFAULT_LIMITS,
+    kernel_release: str | None = None,
 ) -> RamdiskInfo:
     """Read a ramdisk's member headers (and the head of /init). A gzip ramdisk larger
-    than :data:`GZIP_INSPECT_LIMIT` is only identified unless ``deep``.
+    than :data:`GZIP_INSPECT_LIMIT` is only identified unless ``deep``. Kernel modules
+    (``*.ko``) are checked against ``arch`` and, when given, the EIF kernel's release.
 
     Memory does not grow with the ramdisk: only the layout names present and the
     /init member are kept; an /init symlink is followed with one more pass per link.
@@ -177,7 +203,7 @@ def inspect_ramdisk(
         return info
     scan = _Scan()
     try:
-        _scan(source, "init", limits, scan)
+        _scan(source, "init", limits, scan, modules=True)
     except LimitError as e:
         info.error = f"not fully inspected: {e.message}"
         info.skipped = True
@@ -198,8 +224,29 @@ def inspect_ramdisk(
     info.has_nsm_ko = "nsm.ko" in scan.present
     info.has_rootfs = "rootfs" in scan.present
     info.nitro_cli_layout = {"rootfs", "cmd", "env"} <= scan.present
+    info.modules = scan.modules
     _findings(info, arch)
+    _module_findings(info, arch, kernel_release)
     return info
+
+
+def _module_findings(info: RamdiskInfo, arch: str, kernel_release: str | None) -> None:
+    """A module for another CPU or another kernel cannot be loaded: an error."""
+    n = info.index
+    for path, module in info.modules:
+        if module.arch is not None and module.arch != arch:
+            info.findings.append(
+                Finding("error", f"ramdisk {n}'s /{path} is for {module.arch}, the EIF is {arch}")
+            )
+        built_for = module.kernel_release
+        if kernel_release and built_for and built_for != kernel_release:
+            info.findings.append(
+                Finding(
+                    "error",
+                    f"ramdisk {n}'s /{path} was built for kernel {built_for} (vermagic), the "
+                    f"EIF's kernel is {kernel_release}: the kernel refuses to load it",
+                )
+            )
 
 
 def _findings(info: RamdiskInfo, arch: str) -> None:
@@ -245,10 +292,14 @@ def _findings(info: RamdiskInfo, arch: str) -> None:
 
 
 def lint_image(
-    image: EifImage, *, deep: bool = False, limits: ExpansionLimits = DEFAULT_LIMITS
+    image: EifImage,
+    *,
+    deep: bool = False,
+    limits: ExpansionLimits = DEFAULT_LIMITS,
+    kernel_release: str | None = None,
 ) -> list[RamdiskInfo]:
     arch = image.arch.value
     return [
-        inspect_ramdisk(s.source, i, arch, deep=deep, limits=limits)
+        inspect_ramdisk(s.source, i, arch, deep=deep, limits=limits, kernel_release=kernel_release)
         for i, s in enumerate(image.ramdisks)
     ]
