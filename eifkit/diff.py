@@ -8,19 +8,16 @@ and differ, and each differing ramdisk lists its differing files.
 from __future__ import annotations
 
 import hashlib
-import stat
-import struct
 from typing import Any
 
-from .errors import EifError, FormatError, LimitError
+from .errors import EifError
 from .format import SectionType
 from .image import EifImage, Section
-from .inspect.initramfs import Member, iter_members
 from .jsonfmt import OrderedObject
 from .limits import DIFF_LIMITS, ExpansionLimits
 from .measure import PCRS_FED_BY, Measurements, Role, section_role
+from .ramdiskdiff import compare_ramdisks
 from .report import read_cmdline, read_metadata
-from .sources import file_kind, open_source
 
 BUFFER = 1 << 20
 
@@ -49,63 +46,6 @@ def _metadata(image: EifImage) -> dict[str, Any] | None:
     except EifError:
         return None
     return None if meta is None else _flatten(meta.to_json_value())
-
-
-# One ramdisk member as diff keeps it: mode, uid, gid, mtime, size, rdev major/minor
-# (newc fields are 32-bit), then the SHA-256 of the data: 60 bytes, so the index of a
-# ramdisk costs about 200 bytes a file with its name and dict slot.
-_RECORD = struct.Struct(">7I32s")
-
-
-def _record(m: Member) -> bytes:
-    e = m.entry
-    digest = bytes.fromhex(m.sha256) if m.sha256 else bytes(32)
-    return _RECORD.pack(e.mode, e.uid, e.gid, e.mtime, e.size, e.rdevmajor, e.rdevminor, digest)
-
-
-def _cpio_index(section: Section, limits: ExpansionLimits) -> dict[str, bytes] | str:
-    files: dict[str, bytes] = {}
-    try:
-        with open_source(section.source) as f:
-            for m in iter_members(f, digest=True, limits=limits):
-                files[m.entry.name] = _record(m)
-    except LimitError:
-        raise
-    except FormatError as e:
-        return f"not a readable cpio: {e.message}"
-    return files
-
-
-def _cpio_diff(a: Section, b: Section, limits: ExpansionLimits) -> dict[str, Any]:
-    ia, ib = _cpio_index(a, limits), _cpio_index(b, limits)
-    if isinstance(ia, str) or isinstance(ib, str):
-        return OrderedObject(Comparable=False, Reason=ia if isinstance(ia, str) else ib)
-    added = sorted(set(ib) - set(ia))
-    removed = sorted(set(ia) - set(ib))
-    changed = []
-    for name in sorted(set(ia) & set(ib)):
-        if ia[name] == ib[name]:
-            continue
-        fa, fb = _RECORD.unpack(ia[name]), _RECORD.unpack(ib[name])
-        (ma, ua, ga, ta, sa, *da, ha), (mb, ub, gb, tb, sb, *db, hb) = fa, fb
-        ka, kb = file_kind(ma), file_kind(mb)
-        ma, mb = stat.S_IMODE(ma), stat.S_IMODE(mb)
-        what = []
-        if ka != kb:
-            what.append(f"type {ka} -> {kb}")
-        if ha != hb or sa != sb or da != db:
-            what.append("content")
-        if ma != mb:
-            what.append(f"mode {ma:o} -> {mb:o}")
-        if ua != ub:
-            what.append(f"uid {ua} -> {ub}")
-        if ga != gb:
-            what.append(f"gid {ga} -> {gb}")
-        if ta != tb:
-            what.append(f"mtime {ta} -> {tb}")
-        if what:
-            changed.append(OrderedObject(Path=name, Changes=what))
-    return OrderedObject(Comparable=True, Added=added, Removed=removed, Changed=changed)
 
 
 def _parts(image: EifImage) -> dict[str, tuple[Section, Role]]:
@@ -195,7 +135,7 @@ def diff_images(
             ramdisks.append(
                 OrderedObject(
                     Ramdisk=int(name.split()[1]),
-                    **_cpio_diff(parts_a[name][0], parts_b[name][0], limits),
+                    **compare_ramdisks(parts_a[name][0].source, parts_b[name][0].source, limits),
                 )
             )
     out["Ramdisks"] = ramdisks
@@ -240,6 +180,7 @@ def diff_text(d: dict[str, Any], a_name: str, b_name: str) -> str:
         lines += [f"  + {n}" for n in r["Added"]]
         lines += [f"  - {n}" for n in r["Removed"]]
         lines += [f"  ~ {c['Path']}: {', '.join(c['Changes'])}" for c in r["Changed"]]
+        lines += [f"  encoding: {note}" for note in r["Encoding"]]
     return "\n".join(lines)
 
 

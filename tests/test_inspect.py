@@ -512,6 +512,7 @@ def test_diff_names_the_changed_file_and_pcrs(tmp_path, capsys):
             "Added": [],
             "Removed": [],
             "Changed": [{"Path": "etc/config", "Changes": ["content"]}],
+            "Encoding": [],
         }
     ]
     assert main(["diff", str(eifs[0]), str(eifs[1])]) == 1

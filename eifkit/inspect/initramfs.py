@@ -220,6 +220,7 @@ class Member:
     data: bytes | None = None  # whole data (keep_data, regular files and symlinks <= 16 MiB)
     head: bytes | None = None  # the first ``prefix`` bytes of a regular file
     sha256: str | None = None  # of the data (digest=True, regular files and symlinks)
+    header: bytes = b""  # the 110 header bytes as stored (for encoding-level comparisons)
 
 
 def is_gzip(f: BinaryIO) -> bool:
@@ -339,6 +340,7 @@ def iter_members(
     digest: bool = False,
     sink: DataSink | None = None,
     limits: ExpansionLimits = DEFAULT_LIMITS,
+    trailers: bool = False,
 ) -> Iterator[Member]:
     """Stream the members of a newc archive (plain or gzip; concatenated archives too).
 
@@ -351,7 +353,8 @@ def iter_members(
     whole. Raises FormatError with the offset (in the uncompressed stream) of a
     truncated or non-cpio member. ``keep_data`` may be a predicate on the entry;
     ``sink(entry)`` may return a function that receives the member's data chunk by
-    chunk (for unpacking in one pass).
+    chunk (for unpacking in one pass). ``trailers`` also yields each ``TRAILER!!!``
+    entry (its ``data_offset`` is where the archive it ends stops).
     """
     import hashlib
 
@@ -400,6 +403,25 @@ def iter_members(
         data_at = stream.pos
         seen_any = True
         if name == TRAILER:
+            if trailers:
+                yield Member(
+                    Entry(
+                        name,
+                        mode,
+                        size,
+                        uid,
+                        gid,
+                        nlink,
+                        mtime,
+                        ino,
+                        rmaj,
+                        rmin,
+                        dmaj,
+                        dmin,
+                        data_offset=data_at,
+                    ),
+                    header=head,
+                )
             continue  # another archive may follow (the kernel accepts concatenations)
         entry = Entry(
             name,
@@ -424,7 +446,7 @@ def iter_members(
         hasher = hashlib.sha256() if digest and is_data else None
         total = size + _pad(size)
         if not (want_all or want_head or hasher or out) and stream.skip(total):
-            yield Member(entry)
+            yield Member(entry, header=head)
             continue
         kept = bytearray()
         head_bytes = bytearray()
@@ -453,6 +475,7 @@ def iter_members(
             bytes(kept) if want_all else None,
             bytes(head_bytes) if want_head else None,
             hasher.hexdigest() if hasher else None,
+            head,
         )
 
 
