@@ -64,9 +64,8 @@ class ContainerImage:
     source: str  # the path the user gave
     reference: str | None  # the tag/name (e.g. "eifkit-vectors/c3-multilayer:v1") or None
     digest: str | None  # manifest digest when known
-    config: Mapping[
-        str, Any
-    ]  # the whole image config JSON (its "config" has Cmd, Entrypoint, Env ...)
+    # the whole image config JSON (its "config" has Cmd, Entrypoint, Env ...)
+    config: Mapping[str, Any]
     config_bytes: bytes  # the config blob as stored
     layers: tuple[Layer, ...]
     _files: _LayerFiles | None = field(default=None, repr=False, compare=False)
@@ -127,14 +126,22 @@ class _LayerFiles:
         self._ready[index] = out
         return out
 
+    def _stream(self, index: int) -> BinaryIO:
+        decompressed = self._prepare(index)
+        if decompressed is None:
+            return open_window(self._layers[index].location)
+        return open(decompressed, "rb")  # the caller closes it
+
     @contextlib.contextmanager
     def open(self, index: int) -> Iterator[BinaryIO]:
         """Layer ``index`` as a seekable uncompressed tar stream."""
-        decompressed = self._prepare(index)
-        if decompressed is None:
-            stream = open_window(self._layers[index].location)
-        else:
-            stream = open(decompressed, "rb")  # noqa: SIM115 (closed below)
+        location = self._layers[index].location
+        try:
+            stream = self._stream(index)
+        except OSError as e:
+            raise ImageError(
+                f"cannot read layer {index}: {e.strerror or e}", path=location.name
+            ) from None
         with stream:
             yield stream
 

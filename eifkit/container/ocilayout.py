@@ -108,6 +108,8 @@ def _resolve(
             )
         entries = _descriptors(document, "manifests", location.name)
         platforms = [(p, e) for e in entries if (p := _platform(e)) is not None]
+        if not platforms and len(entries) == 1:
+            return _resolve(store, entries[0], arch, name, depth + 1)  # an index of an index
         chosen = select_platform(platforms, arch, location.name)
         return _resolve(store, chosen, arch, name, depth + 1)
     config_descriptor = _descriptor(document.get("config"), f"{location.name} config")
