@@ -15,12 +15,17 @@ import json
 import os
 import shutil
 import stat
+import sys
 import tarfile
 from pathlib import Path
 from typing import Any
 
 import pytest
-from backports import zstd
+
+if sys.version_info >= (3, 14):
+    from compression import zstd
+else:
+    from backports import zstd
 
 from eifkit.container import ContainerImage, open_image
 from eifkit.errors import ImageError
@@ -221,6 +226,33 @@ def test_oci_archive_tar(tmp_path: Path, temp_dir: Path) -> None:
     archive = tar_folder(NITRO / "c3-multilayer" / "oci-layout", tmp_path / "oci.tar")
     with open_image(f"{archive}:v1", temp_dir=str(temp_dir)) as image:
         assert image.reference == "v1"
+        assert [layer_members(image, i) for i in range(3)] == expected_members("c3-multilayer")
+
+
+def test_docker_save_whose_layers_are_links(tmp_path: Path) -> None:
+    """Docker 25+ keeps layer data under blobs/sha256/ and may write <id>/layer.tar
+    as a link to it: a symlink (relative) or a hard link, both followed."""
+    out = tmp_path / "linked.tar"
+    kinds = []
+    with (
+        tarfile.open(NITRO / "c3-multilayer" / "docker-save.tar") as tar,
+        tarfile.open(out, "w") as linked,
+    ):
+        for info in tar:
+            body = tar.extractfile(info) if info.isreg() else None
+            if not info.name.endswith("/layer.tar"):
+                linked.addfile(info, body)
+                continue
+            blob = tarfile.TarInfo(f"blobs/sha256/{info.name.split('/')[0]}")
+            blob.size = info.size
+            linked.addfile(blob, body)
+            link = tarfile.TarInfo(info.name)
+            link.type = tarfile.SYMTYPE if len(kinds) % 2 else tarfile.LNKTYPE
+            link.linkname = f"../{blob.name}" if len(kinds) % 2 else blob.name
+            linked.addfile(link)
+            kinds.append(link.type)
+    assert kinds == [tarfile.LNKTYPE, tarfile.SYMTYPE, tarfile.LNKTYPE]
+    with open_image(str(out)) as image:
         assert [layer_members(image, i) for i in range(3)] == expected_members("c3-multilayer")
 
 

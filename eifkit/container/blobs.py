@@ -31,6 +31,10 @@ else:
 
 # How much of a blob is held in memory at a time when it is streamed.
 BUFFER_SIZE = 1 << 20
+# The read-ahead of a layer window: small, because tar readers seek past file data
+# to each 512-byte header (a larger read-ahead would read data they skip); large
+# reads bypass it.
+WINDOW_BUFFER_SIZE = io.DEFAULT_BUFFER_SIZE
 # Manifests, indexes and configs are a few KiB; a larger one is refused, not read.
 JSON_LIMIT = 16 << 20
 # What one compressed layer may expand to (a parameter of open_image).
@@ -68,7 +72,7 @@ class WindowFile(io.RawIOBase):
     def __init__(self, location: BlobLocation) -> None:
         super().__init__()
         self._location = location
-        self._file = open(location.path, "rb")  # noqa: SIM115 (closed by close())
+        self._file = open(location.path, "rb", buffering=0)  # noqa: SIM115 (closed by close())
         self._pos = 0
 
     def readable(self) -> bool:
@@ -112,7 +116,7 @@ class WindowFile(io.RawIOBase):
 
 def open_window(location: BlobLocation) -> BinaryIO:
     """A buffered :class:`WindowFile` over ``location`` (the caller closes it)."""
-    return cast(BinaryIO, io.BufferedReader(WindowFile(location), BUFFER_SIZE))
+    return cast(BinaryIO, io.BufferedReader(WindowFile(location), WINDOW_BUFFER_SIZE))
 
 
 class _HashingReader(io.RawIOBase):

@@ -199,8 +199,10 @@ def open_image(
     an image index lists several (default: the only one, else amd64).
     ``max_layer_bytes`` bounds what one compressed layer may expand to;
     ``temp_dir`` is where decompressed layers go (default: the system's temporary
-    folder, ``TMPDIR``). Reads only the small JSON files here; layers are checked and
-    decompressed on their first :meth:`Layer.open_tar`. Raises
+    folder, ``TMPDIR``); it takes the uncompressed size of the gzip/zstd layers (none
+    for a ``docker save`` archive, whose layers are plain) until the image is closed.
+    Reads only the small JSON files here; layers are checked and decompressed on
+    their first :meth:`Layer.open_tar`. Raises
     :class:`~eifkit.errors.ImageError` (one line) on anything unusable."""
     path, selector = _split_spec(spec)
     try:

@@ -103,12 +103,13 @@ def select_image(
 
 def select_platform(platforms: Sequence[tuple[str, T]], arch: str | None, where: str) -> T:
     """The item of ``platforms`` (pairs of ``os/arch[/variant]`` and item) for
-    ``arch``; without ``arch``, the only one, else amd64's. An ImageError naming the
+    ``arch`` (Linux's: an enclave runs Linux); without ``arch``, the only one, else
+    amd64's. An ImageError naming the
     platforms there are when the requested one is missing or is listed twice."""
     if arch is None and len(platforms) == 1:
         return platforms[0][1]
     want = normalize_arch(arch) if arch is not None else DEFAULT_ARCH
-    found = [item for label, item in platforms if label.split("/")[1:2] == [want]]
+    found = [item for label, item in platforms if label.split("/")[:2] == ["linux", want]]
     listed = ", ".join(label for label, _ in platforms) or "none"
     if len(found) == 1:
         return found[0]

@@ -5,7 +5,7 @@ Both ``docker save`` archives and OCI layouts are a few named files (``index.jso
 finds one by its relative name and says where its bytes are (a
 :class:`~eifkit.container.blobs.BlobLocation`), without reading them.
 :class:`DirectoryStore` is a folder; :class:`TarStore` is an uncompressed tar whose
-member headers are listed once (about 150 bytes of memory a member; a ``docker save``
+member headers are listed once (about 200 bytes of memory a member; a ``docker save``
 archive has a few per layer), members' data never copied.
 """
 
@@ -15,15 +15,18 @@ import os
 import posixpath
 import stat
 import tarfile
+from typing import NamedTuple
 
 from ..errors import ImageError, shown
 from .blobs import BlobLocation
 
 # A docker-save archive holds 3-5 members per layer; an OCI archive, one per blob.
-MAX_ARCHIVE_MEMBERS = 1_000_000
+MAX_ARCHIVE_MEMBERS = 200_000
 # Links between members (Docker 25+ may write layer.tar as a link to a blob) are
 # followed this many times at most.
 MAX_LINK_DEPTH = 8
+# Member types whose data is one run of bytes (not GNU sparse files).
+_CONTIGUOUS_FILE_TYPES = (tarfile.REGTYPE, tarfile.AREGTYPE, tarfile.CONTTYPE)
 
 
 def check_member_name(name: object, where: str) -> str:
@@ -76,28 +79,47 @@ class DirectoryStore(BlobStore):
         return BlobLocation(full, 0, st.st_size, full)
 
 
+class _Member(NamedTuple):
+    """What is kept of one archive member: its type (tarfile's REGTYPE, LNKTYPE,
+    SYMTYPE ...), where its data is, and a link's target."""
+
+    type: bytes
+    offset: int
+    size: int
+    linkname: str
+
+
 class TarStore(BlobStore):
     """An image container that is an uncompressed tar archive (``docker save``, an OCI
-    archive). The member headers are read once; data is located, never copied."""
+    archive). The member headers are read once (about 200 bytes of memory a member,
+    at most ``MAX_ARCHIVE_MEMBERS``); data is located, never copied."""
 
     def __init__(self, path: str) -> None:
         self.path = path
-        self._members: dict[str, tarfile.TarInfo] = {}
+        self._members: dict[str, _Member] = {}
         try:
             file_size = os.path.getsize(path)
             with tarfile.open(path, mode="r:") as tar:
-                for count, info in enumerate(tar):
-                    if count >= MAX_ARCHIVE_MEMBERS:
+                # tarfile keeps every TarInfo it reads in TarFile.members (an attribute
+                # typeshed does not declare); emptying it after each header keeps only
+                # the small _Member tuples.
+                kept: list[tarfile.TarInfo] = tar.members  # type: ignore[attr-defined]
+                while (info := tar.next()) is not None:
+                    kept.clear()
+                    if len(self._members) >= MAX_ARCHIVE_MEMBERS:
                         raise ImageError(f"has more than {MAX_ARCHIVE_MEMBERS} members", path=path)
-                    if info.isreg() and info.offset_data + info.size > file_size:
+                    if (
+                        info.type in _CONTIGUOUS_FILE_TYPES
+                        and info.offset_data + info.size > file_size
+                    ):
                         raise ImageError(
                             f"member {shown(info.name)} ends at byte "
                             f"{info.offset_data + info.size}, past the end of the archive "
                             f"({file_size} bytes)",
                             path=path,
                         )
-                    name = posixpath.normpath(info.name)
-                    self._members[name] = info
+                    member = _Member(info.type, info.offset_data, info.size, info.linkname)
+                    self._members[posixpath.normpath(info.name)] = member
         except (tarfile.TarError, EOFError) as e:
             raise ImageError(
                 f"not a readable tar archive: {shown(str(e), 120)}", path=path
@@ -105,19 +127,20 @@ class TarStore(BlobStore):
         except OSError as e:
             raise ImageError(f"cannot read: {e.strerror or e}", path=path) from None
 
-    def _member(self, name: str, what: str) -> tarfile.TarInfo | None:
+    def _member(self, name: str, what: str) -> _Member | None:
+        """The regular file ``name`` names, following links inside the archive."""
         norm = check_member_name(name, f"{self.path} ({what})")
         for _ in range(MAX_LINK_DEPTH):
-            info = self._members.get(norm)
-            if info is None or info.isreg():
-                return info
-            if info.islnk():
-                norm = posixpath.normpath(info.linkname)
-            elif info.issym():
-                norm = posixpath.normpath(posixpath.join(posixpath.dirname(norm), info.linkname))
+            member = self._members.get(norm)
+            if member is None or member.type in _CONTIGUOUS_FILE_TYPES:
+                return member
+            if member.type == tarfile.LNKTYPE:
+                norm = posixpath.normpath(member.linkname)
+            elif member.type == tarfile.SYMTYPE:
+                norm = posixpath.join(posixpath.dirname(norm), member.linkname)
             else:
                 return None
-            norm = check_member_name(norm, f"{self.path} ({what})")
+            norm = check_member_name(posixpath.normpath(norm), f"{self.path} ({what})")
         raise ImageError(
             f"{what}: {shown(name)} links more than {MAX_LINK_DEPTH} times", path=self.path
         )
@@ -126,10 +149,10 @@ class TarStore(BlobStore):
         return self._member(name, name) is not None
 
     def locate(self, name: str, what: str) -> BlobLocation:
-        info = self._member(name, what)
-        if info is None:
+        member = self._member(name, what)
+        if member is None:
             raise ImageError(f"{what}: {shown(name)} is missing from the archive", path=self.path)
-        return BlobLocation(self.path, info.offset_data, info.size, f"{self.path}!{name}")
+        return BlobLocation(self.path, member.offset, member.size, f"{self.path}!{name}")
 
 
 def open_store(path: str) -> BlobStore:
