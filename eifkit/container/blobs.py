@@ -2,7 +2,7 @@
 
 A blob (a manifest, a config, a layer) is a range of a file: a whole file of an OCI
 layout directory, or a member's data inside a tar archive (``docker save``, an OCI
-archive). :class:`BlobLocation` names that range; :class:`WindowFile` reads it as a
+archive). :class:`BlobLocation` names that range; :func:`open_window` reads it as a
 seekable file without copying it; :func:`read_json_blob` reads a small one whole, with
 a size cap and its digest checked; :func:`verify_blob` checks a large one's digest by
 streaming it; :func:`decompress_blob` streams a gzip or zstd layer into a file,
@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO, cast
 
 from ..errors import ImageError, shown
+from ..sources import OpenFile, RangeFile
 
 if sys.version_info >= (3, 14):
     from compression import zstd
@@ -65,58 +66,15 @@ class BlobLocation:
     name: str
 
 
-class WindowFile(io.RawIOBase):
-    """A read-only, seekable view of one :class:`BlobLocation`: position 0 is the
-    blob's first byte and reads stop at its end. It opens its own file descriptor."""
-
-    def __init__(self, location: BlobLocation) -> None:
-        super().__init__()
-        self._location = location
-        self._file = open(location.path, "rb", buffering=0)  # noqa: SIM115 (closed by close())
-        self._pos = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._pos
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._location.size}
-        if whence not in base:
-            raise ValueError(f"invalid whence {whence}")
-        pos = base[whence] + offset
-        if pos < 0:
-            raise ValueError("negative seek position")
-        self._pos = pos
-        return pos
-
-    def readinto(self, buffer: Any) -> int:
-        view = memoryview(buffer).cast("B")
-        want = min(len(view), self._location.size - self._pos)
-        if want <= 0:
-            return 0
-        self._file.seek(self._location.offset + self._pos)
-        got = self._file.readinto(view[:want])
-        if not got:
-            raise ImageError(
-                f"ends at byte {self._pos} of {self._location.size}", path=self._location.name
-            )
-        self._pos += got
-        return got
-
-    def close(self) -> None:
-        if not self.closed:
-            self._file.close()
-        super().close()
+def _open_range(location: BlobLocation) -> RangeFile:
+    """A read-only, seekable raw file over the blob's bytes only (position 0 is its
+    first byte; reads stop at its end), on a descriptor of its own."""
+    return RangeFile(OpenFile.open(location.path), location.offset, location.size, owns_file=True)
 
 
 def open_window(location: BlobLocation) -> BinaryIO:
-    """A buffered :class:`WindowFile` over ``location`` (the caller closes it)."""
-    return cast(BinaryIO, io.BufferedReader(WindowFile(location), WINDOW_BUFFER_SIZE))
+    """A buffered, seekable file over the blob's bytes alone (the caller closes it)."""
+    return cast(BinaryIO, io.BufferedReader(_open_range(location), WINDOW_BUFFER_SIZE))
 
 
 class _HashingReader(io.RawIOBase):
@@ -125,7 +83,7 @@ class _HashingReader(io.RawIOBase):
 
     def __init__(self, location: BlobLocation) -> None:
         super().__init__()
-        self._window = WindowFile(location)
+        self._window = _open_range(location)
         self._location = location
         self._hash = hashlib.sha256()
         self._count = 0
@@ -169,13 +127,12 @@ def read_json_value(
         raise ImageError(
             f"{what} is {location.size} bytes, at most {limit} allowed", path=location.name
         )
-    with WindowFile(location) as f:
+    with _open_range(location) as f:
         data = bytearray()
-        while len(data) < location.size:
-            chunk = f.read(location.size - len(data))
-            if not chunk:
-                break
+        while len(data) < location.size and (chunk := f.read(location.size - len(data))):
             data += chunk
+    if len(data) != location.size:
+        raise ImageError(f"{what} ends at byte {len(data)} of {location.size}", path=location.name)
     raw = bytes(data)
     if digest is not None:
         check_hash(hashlib.sha256(raw), digest, location.name, "")
@@ -198,7 +155,7 @@ def read_json_blob(
 def sniff_compression(location: BlobLocation) -> str:
     """``"gzip"``, ``"zstd"`` or ``"tar"``, from the blob's first bytes (media types
     are not trusted: skopeo labels plain tars ``+gzip``)."""
-    with WindowFile(location) as f:
+    with _open_range(location) as f:
         head = f.read(4)
     if head.startswith(GZIP_MAGIC):
         return "gzip"
