@@ -28,6 +28,7 @@ else:
     from backports import zstd
 
 from eifkit.container import ContainerImage, open_image
+from eifkit.container.selection import name_matches
 from eifkit.errors import ImageError
 from tests.conftest import VECTORS
 
@@ -374,6 +375,9 @@ def test_selection_in_a_docker_save(tmp_path: Path) -> None:
     assert "no image 'v2'" in image_error(f"{archive}:v2")
     with open_image(f"{archive}:eifkit-vectors/c3-multilayer:v1") as image:
         assert len(image.layers) == 3
+    assert "no image 'eifkit-vectors/c3-multilayer'" in image_error(
+        f"{archive}:eifkit-vectors/c3-multilayer"
+    )
     image_id = case_manifest("c1-entrypoint-only")["image_id"]
     with open_image(f"{archive}@{image_id}") as image:
         assert image.reference == "eifkit-vectors/c1-entrypoint-only:v1"
@@ -470,6 +474,10 @@ def test_huge_json_is_refused_unread(tmp_path: Path) -> None:
     assert "at most 16777216 allowed" in image_error(layout)
     set_index(layout, [dict(only_manifest(NITRO / "c3-multilayer" / "oci-layout"), size=1 << 40)])
     assert "descriptor says 1099511627776" in image_error(layout)
+    (layout / "index.json").write_text("[" * 100_000)
+    assert "index.json is not JSON" in image_error(layout)
+    (layout / "index.json").write_text("[]")
+    assert "index.json is not a JSON object" in image_error(layout)
 
 
 @pytest.mark.parametrize("name", ["../../etc/passwd", "/etc/passwd", "a/../../b/layer.tar"])
@@ -504,3 +512,21 @@ def test_compressed_outer_archive_and_other_files(tmp_path: Path) -> None:
     text = tmp_path / "notes.txt"
     text.write_bytes(os.urandom(2000))
     image_error(text)
+
+
+@pytest.mark.parametrize(
+    ("name", "selector", "matches"),
+    [
+        ("docker.io/library/busybox:latest", "busybox", True),
+        ("docker.io/library/busybox:latest", "busybox:latest", True),
+        ("docker.io/library/busybox:latest", "library/busybox:latest", True),
+        ("docker.io/library/busybox:latest", "latest", True),
+        ("docker.io/library/busybox:1.36", "busybox", False),
+        ("eifkit-vectors/c3-multilayer:v1", "c3-multilayer:v1", False),
+        ("registry:5000/app:v1", "v1", True),
+        ("registry:5000/app", "5000/app", False),
+        ("v1", "v1", True),
+    ],
+)
+def test_name_matching(name: str, selector: str, matches: bool) -> None:
+    assert name_matches(name, selector) is matches

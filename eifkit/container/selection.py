@@ -5,8 +5,8 @@ Names are what Docker and OCI tools write: ``RepoTags`` of a ``docker save``
 (``eifkit-vectors/c3-multilayer:v1``), the ``org.opencontainers.image.ref.name``
 annotation of an OCI layout (``v1``) and Docker's ``io.containerd.image.name``
 (``docker.io/library/busybox:latest``). A selector matches a name when it is the
-name, the name without Docker's default ``docker.io/`` or ``docker.io/library/``, or
-the name's tag alone.
+name, the name without Docker's default ``docker.io/`` or ``docker.io/library/``,
+that without its ``:latest`` (Docker's default tag), or the name's tag alone.
 """
 
 from __future__ import annotations
@@ -53,6 +53,8 @@ def name_matches(name: str, selector: str) -> bool:
             forms.add(name[len(prefix) :])
     if selector in forms:
         return True
+    if _tag(selector) is None and f"{selector}:latest" in forms:
+        return True  # Docker's default tag
     return ":" not in selector and "/" not in selector and _tag(name) == selector
 
 
