@@ -218,6 +218,9 @@ def test_temporary_files_go_on_close(temp_dir: Path) -> None:
     image.close()
     image.close()
     assert list(temp_dir.iterdir()) == []
+    with pytest.raises(ImageError, match="the image was closed"), image.layers[1].open_tar():
+        pass
+    assert list(temp_dir.iterdir()) == []
 
 
 # -- other forms, built from the vectors ------------------------------------------

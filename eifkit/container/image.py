@@ -96,6 +96,7 @@ class _LayerFiles:
         self._folder: str | None = None
         self._cleanup: weakref.finalize[Any, Any] | None = None
         self._ready: dict[int, str | None] = {}  # index -> decompressed file, None = in place
+        self._closed = False
 
     def _new_folder(self) -> str:
         if self._folder is None:
@@ -105,6 +106,8 @@ class _LayerFiles:
 
     def _prepare(self, index: int) -> str | None:
         """Check layer ``index`` (and decompress it) once; its file if decompressed."""
+        if self._closed:
+            raise ImageError("the image was closed", path=self._layers[index].location.name)
         if index in self._ready:
             return self._ready[index]
         layer = self._layers[index]
@@ -146,6 +149,7 @@ class _LayerFiles:
             yield stream
 
     def close(self) -> None:
+        self._closed = True
         if self._cleanup is not None:
             self._cleanup()
         self._ready.clear()
