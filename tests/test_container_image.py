@@ -401,6 +401,12 @@ def test_selection_in_an_oci_layout(tmp_path: Path, temp_dir: Path) -> None:
     with open_image(f"{layout}@{one['digest']}", temp_dir=str(temp_dir)) as image:
         assert image.reference == "v1" and len(image.layers) == 1
     assert "no image 'sha256:" in image_error(f"{layout}@sha256:{'0' * 64}")
+    again = dict(one, annotations={"org.opencontainers.image.ref.name": "latest"})
+    set_index(layout, [one, again])  # one image under two tags
+    with open_image(str(layout), temp_dir=str(temp_dir)) as image:
+        assert image.digest == one["digest"] and image.reference == "v1"
+    with open_image(f"{layout}:latest", temp_dir=str(temp_dir)) as image:
+        assert image.digest == one["digest"] and image.reference == "latest"
     assert "not found" in image_error(tmp_path / "nothing-here.tar:v1")
 
 

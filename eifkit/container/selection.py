@@ -70,12 +70,26 @@ def describe_all(candidates: Sequence[Candidate[T]]) -> str:
     return "; ".join(shown_) + more
 
 
+def _distinct(candidates: Sequence[Candidate[T]]) -> list[Candidate[T]]:
+    """``candidates`` with entries of the same digest merged (one image under two
+    tags is listed twice in an OCI index.json): the first keeps all their names."""
+    merged: dict[object, Candidate[T]] = {}
+    for i, c in enumerate(candidates):
+        key = c.digest if c.digest is not None else i
+        first = merged.get(key)
+        names = c.names if first is None else first.names + c.names
+        merged[key] = Candidate(names, c.digest, c.item if first is None else first.item)
+    return list(merged.values())
+
+
 def select_image(
     candidates: Sequence[Candidate[T]], selector: str | None, path: str
 ) -> Candidate[T]:
-    """The one candidate ``selector`` names (``sha256:<hex>`` for a digest, else a
-    name or tag), or the only one when ``selector`` is None. An ImageError listing what
-    the archive holds when nothing or several match."""
+    """The one image ``selector`` names (``sha256:<hex>`` for a digest, else a name
+    or tag), or the only one when ``selector`` is None; entries with the same digest
+    are one image. An ImageError listing what the archive holds when nothing or
+    several match."""
+    candidates = _distinct(candidates)
     if not candidates:
         raise ImageError("holds no image", path=path)
     if selector is None:
