@@ -86,3 +86,9 @@ def shown(text: str | bytes, limit: int = SHOWN_LIMIT) -> str:
     if len(quoted) <= limit:
         return quoted
     return f"{quoted[:limit]}… ({len(text)} {'bytes' if isinstance(text, bytes) else 'characters'})"
+
+
+class ImageError(EifError):
+    """A container image (a ``docker save`` archive, an OCI layout or archive) cannot
+    be read: a missing or corrupt blob, a digest that does not match, JSON that is too
+    large or not what the format says, an image or platform that is not there."""
