@@ -10,7 +10,7 @@ name of a hard-linked inode as the file and later names as links to it.
 
 Only an index is kept: per path the header fields and where the data lies (layer,
 offset in the uncompressed layer tar, size), never the data. Its memory grows with
-the number of paths, about 300 bytes each (a ``Node`` with slots, its key in the
+the number of paths, about 350 bytes each (a ``Node`` with slots, its key in the
 parent's dict, and the integers; measured in the tests), not with their bytes.
 """
 
@@ -140,16 +140,12 @@ def _sorted_children(children: dict[str, Node]) -> list[tuple[str, Node]]:
     return sorted(children.items(), key=lambda item: name_key(item[0]), reverse=True)
 
 
-def clean_name(name: str, where: str) -> list[str]:
+def clean_name(name: str) -> list[str]:
     """A tar member name as Docker joins it to the root: ``filepath.Clean``, leading
-    ``/`` ignored; ``[]`` is the root. A name leading out of the root is refused."""
+    ``/`` ignored; ``[]`` is the root. Docker unpacks in a chroot at the root, so
+    ``../x`` is ``x`` there too."""
     cleaned = posixpath.normpath("/" + name).lstrip("/")
-    if cleaned in ("", "."):
-        return []
-    parts = cleaned.split("/")
-    if ".." in parts:
-        raise InputError(f"member {shown(name)} leads out of the root", path=where)
-    return parts
+    return cleaned.split("/") if cleaned not in ("", ".") else []
 
 
 def _remove(node: Node) -> None:
@@ -243,7 +239,7 @@ class _LayerApplier:
         return node
 
     def entry(self, info: tarfile.TarInfo) -> None:
-        parts = clean_name(info.name, self.where)
+        parts = clean_name(info.name)
         if not parts:
             return  # the root: not exported
         parent = self.parent_of(parts, info.name)
@@ -304,7 +300,7 @@ class _LayerApplier:
         return node
 
     def hard_link(self, info: tarfile.TarInfo, parent: Node, base: str, path: str) -> None:
-        target_parts = clean_name(info.linkname, self.where)
+        target_parts = clean_name(info.linkname)
         target = self.fs.root
         for part in target_parts:
             found = target.children.get(part) if target.children is not None else None

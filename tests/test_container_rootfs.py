@@ -1,0 +1,408 @@
+"""nitro-cli 1.5.0's customer ramdisk from container image layers (issue 12, item 2).
+
+The vectors in shared/vectors/nitro-cli were made by the real Docker 20.10.24 and
+linuxkit 1.5.2; every case must come out byte for byte. Layer semantics are also
+checked on made-up layer stacks against a small model written here (a flat dict of
+paths), not against the tree the code keeps.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import tarfile
+import tracemalloc
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from eifkit.container import ContainerImage, Layer, nitro_cli_cmd_env, write_customer_ramdisk
+from eifkit.container.linuxkit import CpioEntry, LayerBytes, NewcWriter
+from eifkit.container.nitro import lines
+from eifkit.container.rootfs import container_filesystem
+from eifkit.errors import EifError, InputError
+from tests.conftest import VECTORS
+from tests.legacy_docker_save import open_legacy_docker_save
+
+CASES = ("c1-entrypoint-only", "c2-cmd-entrypoint-env", "c3-multilayer", "c5-names-mtimes-ids")
+VFS_CASES = ("c8-crosslayer-hardlinks",)  # known_issue: matches Docker's vfs driver
+
+
+def nitro_dir() -> Path:
+    return VECTORS / "nitro-cli"
+
+
+def pcr2(data: bytes) -> str:
+    return hashlib.sha384(bytes(48) + hashlib.sha384(data).digest()).hexdigest()
+
+
+def newc_entries(data: bytes) -> list[dict[str, Any]]:
+    """A plain newc reader for diffing (8-character fields only)."""
+    out, pos = [], 0
+    names = [
+        "ino",
+        "mode",
+        "uid",
+        "gid",
+        "nlink",
+        "mtime",
+        "filesize",
+        "devmajor",
+        "devminor",
+        "rdevmajor",
+        "rdevminor",
+        "namesize",
+        "check",
+    ]
+    while pos + 110 <= len(data):
+        raw = {n: data[pos + 6 + 8 * i : pos + 14 + 8 * i].decode() for i, n in enumerate(names)}
+        start = pos + 110
+        name = data[start : start + int(raw["namesize"], 16) - 1].decode("utf-8", "replace")
+        body_at = start + int(raw["namesize"], 16)
+        body_at += -body_at % 4
+        size = int(raw["filesize"], 16)
+        body = data[body_at : body_at + size]
+        out.append(
+            {
+                "offset": pos,
+                "name": name,
+                "raw_fields": raw,
+                "sha256": hashlib.sha256(body).hexdigest(),
+            }
+        )
+        pos = body_at + size + (-(body_at + size) % 4)
+        if name == "TRAILER!!!":
+            break
+    return out
+
+
+def explain(got: bytes, headers_json: Path) -> str:
+    """The first entries where ``got`` differs from the vector's header dump."""
+    expected = json.loads(headers_json.read_text())["entries"]
+    mine = newc_entries(got)
+    lines_out = [f"{len(mine)} entries written, {len(expected)} expected"]
+    for have, want in zip(mine, expected, strict=False):
+        if "(scratch path)" in want["name"]:
+            want = {**want, "name": have["name"]}  # the dump hides this one name
+        for key in ("offset", "name", "raw_fields", "sha256"):
+            if have[key] != want[key]:
+                lines_out.append(f"entry {want['name']!r}: {key} {have[key]!r} != {want[key]!r}")
+        if len(lines_out) > 8:
+            break
+    return "\n".join(lines_out)
+
+
+def build(case: str, tmp_path: Path, **kwargs: int) -> tuple[bytes, Any]:
+    image = open_legacy_docker_save(nitro_dir() / case / "docker-save.tar")
+    out = tmp_path / "customer.cpio"
+    result = write_customer_ramdisk(image, out, **kwargs)
+    return out.read_bytes(), result
+
+
+def test_the_cases_here_are_the_vectors_without_a_known_issue() -> None:
+    index = json.loads((nitro_dir() / "INDEX.json").read_text())["cases"]
+    assert {c for c, v in index.items() if v["known_issue"] is None} == set(CASES)
+    assert set(VFS_CASES) <= set(index)
+
+
+@pytest.mark.parametrize("case", CASES + VFS_CASES)
+def test_customer_ramdisk_matches_nitro_cli_byte_for_byte(case: str, tmp_path: Path) -> None:
+    got, result = build(case, tmp_path)
+    want = (nitro_dir() / case / "customer.cpio").read_bytes()
+    assert got == want, explain(got, nitro_dir() / case / "customer.cpio.headers.json")
+    expected_pcr2 = json.loads((nitro_dir() / "INDEX.json").read_text())["cases"][case]["PCR2"]
+    assert pcr2(got) == expected_pcr2
+    assert result.pcr2.hex() == expected_pcr2 and result.size == len(want)
+    assert lines(list(result.cmd)) == (nitro_dir() / case / "cmd").read_bytes()
+    assert lines(list(result.env)) == (nitro_dir() / case / "env").read_bytes()
+    assert result.entries == len(newc_entries(want)) - 1
+
+
+def test_cross_layer_hard_links_warn_that_overlay2_refuses_them(tmp_path: Path) -> None:
+    _, result = build("c8-crosslayer-hardlinks", tmp_path)
+    said = "\n".join(result.warnings)
+    assert "bin2/tool-hl" in said and "data/b" in said and "overlay2" in said
+
+
+def test_mtime_over_32_bits_is_refused_not_written_corrupt(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match=r"mtime 4294967301 does not fit") as caught:
+        build("c6-mtime-over-32bit", tmp_path)
+    assert "docker-save.tar" in str(caught.value) and "rootfs/big.txt" in str(caught.value)
+    assert list(tmp_path.iterdir()) == []  # nothing half-written left behind
+
+
+def test_implicit_parents_take_the_given_time_and_match_each_load(tmp_path: Path) -> None:
+    """c7: nitro-cli's bytes depend on when `docker load` ran. eifkit's rule: such
+    directories get ``implicit_dir_mtime`` (0 unless the caller passes e.g.
+    SOURCE_DATE_EPOCH); given the load time, each of nitro-cli's outputs comes out."""
+    case = nitro_dir() / "c7-implicit-parents"
+    for name in ("customer.cpio", "customer.after-reload.cpio"):
+        entries = json.loads((case / f"{name}.headers.json").read_text())["entries"]
+        load_time = {e["name"]: e["mtime"] for e in entries}["rootfs/data/"]
+        got, _ = build("c7-implicit-parents", tmp_path, implicit_dir_mtime=load_time)
+        assert got == (case / name).read_bytes(), explain(got, case / f"{name}.headers.json")
+    got, result = build("c7-implicit-parents", tmp_path)
+    want = newc_entries((case / "customer.cpio").read_bytes())
+    differing = [w["name"] for g, w in zip(newc_entries(got), want, strict=True) if g != w]
+    assert differing == ["rootfs/data/", "rootfs/keep/", "rootfs/newdir/"]
+    assert all(
+        int(g["raw_fields"]["mtime"], 16) == 0 for g in newc_entries(got) if g["name"] in differing
+    )
+    assert "data/, keep/, newdir/" in result.warnings[0] and "docker load" in result.warnings[0]
+
+
+# ---- cmd and env ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("settings_", "cmd"),
+    [
+        ({"Cmd": [], "Entrypoint": ["/bin/none"]}, []),
+        ({"Cmd": ["/a", "b"], "Entrypoint": ["/e"]}, ["/a", "b"]),
+        ({"Cmd": None, "Entrypoint": ["/e", "x"]}, ["/e", "x"]),
+        ({"Entrypoint": []}, []),
+    ],
+)
+def test_cmd_is_cmd_whenever_not_null_else_entrypoint(
+    settings_: dict[str, Any], cmd: list[str]
+) -> None:
+    assert nitro_cli_cmd_env({"config": settings_}) == (cmd, [])
+
+
+def test_neither_cmd_nor_entrypoint_is_an_error_and_env_is_kept_as_is() -> None:
+    with pytest.raises(InputError, match="neither Cmd nor Entrypoint"):
+        nitro_cli_cmd_env({"config": {"Env": ["A=1"]}})
+    with pytest.raises(InputError, match="neither Cmd nor Entrypoint"):
+        nitro_cli_cmd_env({})
+    with pytest.raises(InputError, match="list of strings"):
+        nitro_cli_cmd_env({"config": {"Cmd": "/bin/sh -c x"}})
+    _, env = nitro_cli_cmd_env({"config": {"Cmd": ["x"], "Env": ["EQ=a=b", "T=\t\"'", "E="]}})
+    assert lines(env) == b"EQ=a=b\nT=\t\"'\nE=\n"
+
+
+# ---- made-up layer stacks ----------------------------------------------------------
+
+
+def tar_bytes(members: Iterable[tuple[str, str, Any]]) -> bytes:
+    """A layer tar of ``(name, kind, value)``: kind file (value: bytes), dir, symlink
+    (value: target), hardlink (value: target name)."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for name, kind, value in members:
+            info = tarfile.TarInfo(name)
+            info.mtime, info.mode = 1_600_000_000, 0o644
+            if kind == "dir":
+                info.type, info.mode = tarfile.DIRTYPE, 0o755
+            elif kind == "symlink":
+                info.type, info.linkname = tarfile.SYMTYPE, value
+            elif kind == "hardlink":
+                info.type, info.linkname = tarfile.LNKTYPE, value
+            elif isinstance(value, tuple):  # (bytes, mode, mtime)
+                value, info.mode, info.mtime = value
+            if kind == "file":
+                info.size = len(value)
+                tar.addfile(info, io.BytesIO(value))
+            else:
+                tar.addfile(info)
+    return buf.getvalue()
+
+
+def image_of(layers: list[bytes], config: dict[str, Any] | None = None) -> ContainerImage:
+    def opener(data: bytes) -> Any:
+        return lambda: contextlib.closing(io.BytesIO(data))
+
+    return ContainerImage(
+        source="made-up",
+        reference=None,
+        digest=None,
+        config=config or {"config": {"Cmd": ["/bin/x"]}},
+        config_bytes=b"{}",
+        layers=tuple(
+            Layer(f"sha256:{i:064x}", "application/x-tar", i, opener=opener(d))
+            for i, d in enumerate(layers)
+        ),
+    )
+
+
+INIT_NAMES = (".dockerenv", "dev", "etc", "proc", "sys")
+
+
+def exported(image: ContainerImage) -> list[tuple[str, str, bytes]]:
+    """(export name, kind, content or target) for every non-init entry."""
+    streams = [layer.open_tar().__enter__() for layer in image.layers]
+    result = []
+    for entry in container_filesystem(image).export():
+        if entry.name.split("/")[0] in INIT_NAMES:
+            continue
+        node = entry.node
+        if entry.link_to is not None:
+            result.append((entry.name, "hardlink", entry.link_to.encode()))
+        elif node.kind == "-":
+            streams[node.layer].seek(node.offset)
+            result.append((entry.name, "file", streams[node.layer].read(node.size)))
+        elif node.kind == "l":
+            result.append((entry.name, "symlink", node.target.encode()))
+        else:
+            result.append((entry.name, "dir", b""))
+    return result
+
+
+def model(layers: list[list[tuple[str, str, Any]]]) -> list[tuple[str, str, bytes]]:
+    """The OCI changeset rules on a flat {path: (kind, value)} dict, walked by
+    comparing paths as lists of byte strings."""
+    tree: dict[str, tuple[str, bytes]] = {}
+
+    def drop(path: str) -> None:
+        for p in [p for p in tree if p == path or p.startswith(path + "/")]:
+            del tree[p]
+
+    for members in layers:
+        seen: set[str] = set()
+        for name, kind, value in members:
+            parent, _, base = name.rpartition("/")
+            if base == ".wh..wh..opq":
+                for p in [p for p in tree if p.startswith(parent + "/") and p not in seen]:
+                    drop(p)
+            elif base.startswith(".wh."):
+                drop(f"{parent}/{base[4:]}" if parent else base[4:])
+            else:
+                if not (kind == "dir" and tree.get(name, ("",))[0] == "dir"):
+                    drop(name)
+                    tree[name] = (kind, value if isinstance(value, bytes) else str(value).encode())
+                seen.add(name)
+    order = sorted(tree, key=lambda p: [c.encode() for c in p.split("/")])
+    return [
+        (
+            p + "/" if tree[p][0] == "dir" else p,
+            tree[p][0],
+            tree[p][1] if tree[p][0] != "dir" else b"",
+        )
+        for p in order
+    ]
+
+
+NAMES = st.sampled_from(["a", "B", "a.b", "a-b", "a0", "é"])
+PATHS = st.lists(NAMES, min_size=1, max_size=3).map("/".join)
+
+
+@st.composite
+def layer_members(draw: st.DrawFn) -> list[tuple[str, str, Any]]:
+    members: list[tuple[str, str, Any]] = []
+    for _ in range(draw(st.integers(1, 6))):
+        path = draw(PATHS)
+        parts = path.split("/")
+        members += [("/".join(parts[:i]), "dir", None) for i in range(1, len(parts))]
+        op = draw(st.sampled_from(["file", "dir", "symlink", "whiteout", "opaque"]))
+        if op == "whiteout":
+            members.append(("/".join([*parts[:-1], ".wh." + parts[-1]]), "file", b""))
+        elif op == "opaque":
+            members += [(path, "dir", None), (path + "/.wh..wh..opq", "file", b"")]
+        elif op == "file":
+            members.append((path, "file", draw(st.binary(max_size=5))))
+        else:
+            members.append((path, op, draw(NAMES) if op == "symlink" else None))
+    return members
+
+
+@settings(max_examples=150, deadline=None, derandomize=True)
+@given(st.lists(layer_members(), min_size=1, max_size=4))
+def test_layer_semantics_agree_with_a_flat_model(layers: list[list[tuple[str, str, Any]]]) -> None:
+    image = image_of([tar_bytes(m) for m in layers])
+    assert exported(image) == model(layers)
+
+
+def test_whiteouts_opaque_dirs_and_type_changes_by_hand() -> None:
+    layers: list[list[tuple[str, str, Any]]] = [
+        [("d", "dir", None), ("d/x", "file", b"x"), ("d/sub", "dir", None),
+         ("d/sub/y", "file", b"y"), ("f", "file", b"f"), ("s", "symlink", "d"),
+         ("gone", "dir", None), ("gone/z", "file", b"z")],
+        [("d", "dir", None), ("d/.wh..wh..opq", "file", b""), ("d/new", "file", b"n"),
+         ("f", "dir", None), ("f/in", "file", b"i"), ("s", "file", b"s"),
+         (".wh.gone", "file", b"")],
+    ]  # fmt: skip
+    assert exported(image_of([tar_bytes(m) for m in layers])) == [
+        ("d/", "dir", b""),
+        ("d/new", "file", b"n"),
+        ("f/", "dir", b""),
+        ("f/in", "file", b"i"),
+        ("s", "file", b"s"),
+    ]
+
+
+def test_hard_links_first_walked_name_is_the_file_with_the_last_applied_metadata(
+    tmp_path: Path,
+) -> None:
+    layer = [
+        ("zz", "dir", None),
+        ("zz/orig", "file", (b"body", 0o644, 1_500_000_000)),
+        ("aa", "dir", None),
+        ("aa/link", "hardlink", "zz/orig"),
+    ]
+    image = image_of([tar_bytes(layer)])
+    assert exported(image) == [
+        ("aa/", "dir", b""),
+        ("aa/link", "file", b"body"),
+        ("zz/", "dir", b""),
+        ("zz/orig", "hardlink", b"aa/link"),
+    ]
+    out = tmp_path / "c.cpio"
+    write_customer_ramdisk(image, out)
+    entries = {e["name"]: e for e in newc_entries(out.read_bytes())}
+    link, orig = entries["rootfs/aa/link"]["raw_fields"], entries["rootfs/zz/orig"]["raw_fields"]
+    assert (
+        int(link["mtime"], 16) == 1_600_000_000 and int(link["filesize"], 16) == 4
+    )  # the link header's
+    assert int(orig["mode"], 16) == 0o120644 and int(orig["filesize"], 16) == len("../aa/link")
+
+
+def test_a_name_out_of_the_root_lands_in_it_as_in_dockers_chroot() -> None:
+    layer = [("../x", "file", b"1"), ("/y", "file", b"2"), ("./a/../z", "file", b"3")]
+    assert exported(image_of([tar_bytes(layer)])) == [
+        ("x", "file", b"1"),
+        ("y", "file", b"2"),
+        ("z", "file", b"3"),
+    ]
+
+
+def test_a_hard_link_to_nothing_or_below_a_file_is_refused(tmp_path: Path) -> None:
+    cases: list[tuple[list[tuple[str, str, Any]], str]] = [
+        ([("x", "hardlink", "missing")], "no such file"),
+        ([("d", "dir", None), ("x", "hardlink", "d")], "is a directory"),
+        ([("f", "file", b""), ("f/x", "file", b"")], "not a directory"),
+    ]
+    for layer, message in cases:
+        with pytest.raises(EifError, match=message):
+            write_customer_ramdisk(image_of([tar_bytes(layer)]), tmp_path / "c.cpio")
+        assert list(tmp_path.iterdir()) == []
+
+
+def test_a_file_of_4_gib_is_refused_before_any_data_is_read() -> None:
+    def never(_: LayerBytes) -> Any:
+        raise AssertionError("data read")
+
+    writer = NewcWriter(io.BytesIO(), never)
+    with pytest.raises(InputError, match="filesize 4294967296 does not fit"):
+        writer.add(CpioEntry("rootfs/big", "-", 0o644, body=LayerBytes(0, 0, 1 << 32)))
+
+
+def test_the_index_costs_a_few_hundred_bytes_per_file_not_their_bytes() -> None:
+    n = 20_000
+    members: list[tuple[str, str, Any]] = [(f"d{i}", "dir", None) for i in range(100)]
+    members += [(f"d{i % 100}/file-{i:05d}", "file", b"x" * 1000) for i in range(n)]
+    image = image_of([tar_bytes(members)])
+    tracemalloc.start()
+    try:
+        fs = container_filesystem(image)
+        used, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert sum(1 for _ in fs.export()) > n
+    per_file = used / n
+    print(f"index: {per_file:.0f} bytes per file")
+    assert per_file < 600  # the file bodies (1000 bytes each) are not kept
