@@ -130,6 +130,14 @@ def test_cross_layer_hard_links_warn_that_overlay2_refuses_them(tmp_path: Path) 
     assert "bin2/tool-hl" in said and "data/b" in said and "overlay2" in said
 
 
+def test_what_nitro_clis_init_ignores_is_warned_about(tmp_path: Path) -> None:
+    _, result = build("c2-cmd-entrypoint-env", tmp_path)
+    said = "\n".join(result.warnings)
+    assert "WORKDIR" in said and "USER" in said and "ENTRYPOINT" in said
+    _, result = build("c1-entrypoint-only", tmp_path)
+    assert result.warnings == ()
+
+
 def test_mtime_over_32_bits_is_refused_not_written_corrupt(tmp_path: Path) -> None:
     with pytest.raises(InputError, match=r"mtime 4294967301 does not fit") as caught:
         build("c6-mtime-over-32bit", tmp_path)
@@ -389,6 +397,32 @@ def test_a_file_of_4_gib_is_refused_before_any_data_is_read() -> None:
     writer = NewcWriter(io.BytesIO(), never)
     with pytest.raises(InputError, match="filesize 4294967296 does not fit"):
         writer.add(CpioEntry("rootfs/big", "-", 0o644, body=LayerBytes(0, 0, 1 << 32)))
+
+
+def test_extended_attributes_are_warned_about() -> None:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        info = tarfile.TarInfo("ping")
+        info.pax_headers = {"SCHILY.xattr.security.capability": "\x01"}
+        tar.addfile(info, io.BytesIO())
+    said = container_filesystem(image_of([buf.getvalue()])).warnings
+    assert len(said) == 1 and "'ping'" in said[0] and "capabilities" in said[0]
+
+
+def test_file_data_is_streamed_not_held(tmp_path: Path) -> None:
+    body = bytes(range(256)) * (32 << 12)  # 32 MiB
+    image = image_of([tar_bytes([("big", "file", body)])])
+    tracemalloc.start()
+    try:
+        write_customer_ramdisk(image, tmp_path / "c.cpio")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 6 << 20, peak
+    written = newc_entries((tmp_path / "c.cpio").read_bytes())
+    assert {"name": "rootfs/big", "sha256": hashlib.sha256(body).hexdigest()}.items() <= next(
+        e for e in written if e["name"] == "rootfs/big"
+    ).items()
 
 
 def test_the_index_costs_a_few_hundred_bytes_per_file_not_their_bytes() -> None:

@@ -59,6 +59,27 @@ def nitro_cli_cmd_env(config: Mapping[str, Any]) -> tuple[list[str], list[str]]:
     )
 
 
+def config_warnings(config: Mapping[str, Any]) -> list[str]:
+    """What nitro-cli's init silently ignores in an image config (its ``config``)."""
+    inner = config.get("config")
+    settings: Mapping[str, Any] = inner if isinstance(inner, Mapping) else {}
+    said = []
+    for key, what in (("WorkingDir", "WORKDIR"), ("User", "USER")):
+        if settings.get(key):
+            said.append(f"the image sets {what} {settings[key]!r}, which nitro-cli's init ignores")
+    if settings.get("Cmd") is not None and settings.get("Entrypoint"):
+        said.append(
+            f"ENTRYPOINT {settings['Entrypoint']!r} is dropped because CMD is set"
+            " (nitro-cli runs CMD alone)"
+        )
+    cmd = settings.get("Cmd")
+    if cmd is None:
+        cmd = settings.get("Entrypoint")
+    if isinstance(cmd, list) and cmd and isinstance(cmd[0], str) and not cmd[0].startswith("/"):
+        said.append(f"the command {cmd[0]!r} is not an absolute path (nitro-cli's init needs one)")
+    return said
+
+
 def _strings(items: object, field: str) -> list[str]:
     if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
         raise InputError("expected a list of strings", field=field)
@@ -146,7 +167,7 @@ def write_customer_ramdisk(
     default, SOURCE_DATE_EPOCH when a caller passes it)."""
     try:
         cmd, env = nitro_cli_cmd_env(image.config)
-        entries, warnings = customer_entries(image, implicit_dir_mtime=implicit_dir_mtime)
+        entries, layer_warnings = customer_entries(image, implicit_dir_mtime=implicit_dir_mtime)
         with atomic_output(out, inputs=[image.source]) as tmp, contextlib.ExitStack() as stack:
             sink = stack.enter_context(tmp.open())
             writer = NewcWriter(sink, _LayerData(image, stack).read)
@@ -163,5 +184,5 @@ def write_customer_ramdisk(
         sha384=writer.hash.digest(),
         cmd=tuple(cmd),
         env=tuple(env),
-        warnings=tuple(warnings),
+        warnings=(*config_warnings(image.config), *layer_warnings),
     )

@@ -186,6 +186,7 @@ class _LayerApplier:
         self.unpacked: set[str] = set()
         self.dir_times: list[tuple[Node, int]] = []
         self.touched: dict[int, tuple[str, Node]] = {}
+        self.xattrs: tuple[int, str] = (0, "")  # how many entries, the first one
 
     def apply(self) -> None:
         with self.layer.open_tar() as stream:
@@ -203,6 +204,11 @@ class _LayerApplier:
                 node.mtime = self.implicit_dir_mtime
         for node, mtime in self.dir_times:
             node.mtime = mtime
+        if self.xattrs[0]:
+            self.fs.warnings.append(
+                f"{self.where}: {self.xattrs[0]} entries carry extended attributes or file"
+                f" capabilities (first {shown(self.xattrs[1])}), which the ramdisk cannot hold"
+            )
         if late:
             listed = ", ".join(sorted(p + "/" for p in late)[:5])
             self.fs.warnings.append(
@@ -240,6 +246,8 @@ class _LayerApplier:
 
     def entry(self, info: tarfile.TarInfo) -> None:
         parts = clean_name(info.name)
+        if any(key.startswith("SCHILY.xattr.") for key in info.pax_headers):
+            self.xattrs = (self.xattrs[0] + 1, self.xattrs[1] or info.name)
         if not parts:
             return  # the root: not exported
         parent = self.parent_of(parts, info.name)
