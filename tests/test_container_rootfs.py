@@ -27,7 +27,7 @@ from eifkit.container import ContainerImage, Layer, nitro_cli_cmd_env, write_cus
 from eifkit.container.linuxkit import CpioEntry, LayerBytes, NewcWriter
 from eifkit.container.nitro import lines
 from eifkit.container.rootfs import container_filesystem
-from eifkit.errors import EifError, InputError
+from eifkit.errors import EifError, FormatError, InputError
 from tests.conftest import VECTORS
 from tests.legacy_docker_save import open_legacy_docker_save
 
@@ -453,6 +453,25 @@ def test_a_hard_link_to_nothing_or_below_a_file_is_refused(tmp_path: Path) -> No
         with pytest.raises(EifError, match=message):
             write_customer_ramdisk(image_of([tar_bytes(layer)]), tmp_path / "c.cpio")
         assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"garbage" * 100, "invalid header"),
+        (tar_bytes([("a", "file", b"x" * 3000)])[:1500], "unexpected end of data"),
+    ],
+)
+def test_a_broken_layer_tar_is_a_format_error_naming_the_layer(data: bytes, message: str) -> None:
+    with pytest.raises(FormatError, match=message) as caught:
+        container_filesystem(image_of([data]))
+    assert str(caught.value).startswith(f"layer 0 (sha256:{0:064x})")
+
+
+@pytest.mark.parametrize("data", [b"", bytes(1024), tar_bytes([])])
+def test_an_empty_layer_adds_nothing(data: bytes) -> None:
+    names = [e.name for e in container_filesystem(image_of([data])).export()]
+    assert [n for n in names if n.split("/")[0] not in INIT_NAMES] == []
 
 
 def test_a_file_of_4_gib_is_refused_before_any_data_is_read() -> None:

@@ -198,6 +198,9 @@ class _LayerApplier:
 
     def apply(self) -> None:
         with self.layer.open_tar() as stream:
+            if stream.seek(0, 2) == 0:
+                return  # an empty blob: Go's tar reader sees no entries, nor does Docker
+            stream.seek(0)
             try:
                 with tarfile.open(fileobj=stream, mode="r:") as tar:
                     while (info := tar.next()) is not None:
