@@ -408,6 +408,39 @@ def test_whiteouts_opaque_dirs_and_type_changes_by_hand() -> None:
     ]
 
 
+def test_an_opaque_root_hides_every_lower_entry_and_aufs_metadata_is_skipped() -> None:
+    """Docker makes a member's missing parent (0600) before it skips AUFS metadata,
+    so a ``.wh..wh.plnk/`` folder written without its own header stays, empty."""
+    lower: list[tuple[str, str, Any]] = [
+        ("a", "file", b"a"),
+        ("d", "dir", None),
+        ("d/x", "file", b""),
+    ]
+    upper: list[tuple[str, str, Any]] = [
+        ("b", "file", b"b"),
+        (".wh..wh..opq", "file", b""),
+        ("c", "file", b"c"),
+        (".wh..wh.plnk/123.456", "file", b"aufs"),
+    ]
+    image = image_of([tar_bytes(lower), tar_bytes(upper)])
+    assert exported(image) == [
+        (".wh..wh.plnk/", "dir", b""),
+        ("b", "file", b"b"),
+        ("c", "file", b"c"),
+    ]
+    plnk = next(e.node for e in container_filesystem(image).export() if e.name == ".wh..wh.plnk/")
+    assert plnk.mode == 0o600
+    assert exported(image_of([tar_bytes([*lower, (".wh..wh.plnk", "dir", None)])]))[0][0] == "a"
+
+
+def test_a_folders_header_time_lands_on_what_is_at_its_path_when_the_layer_ends() -> None:
+    layer = [("x", "dir", None), ("x", "file", (b"f", 0o644, 1_000_000_000))]
+    (entry,) = [
+        e for e in container_filesystem(image_of([tar_bytes(layer)])).export() if e.name == "x"
+    ]
+    assert entry.node.mtime == 1_600_000_000  # the dir header's, as Docker's Chtimes does
+
+
 def test_hard_links_first_walked_name_is_the_file_with_the_last_applied_metadata(
     tmp_path: Path,
 ) -> None:

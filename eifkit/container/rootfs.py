@@ -192,7 +192,7 @@ class _LayerApplier:
         self.where = f"layer {layer.index} ({layer.digest})"
         self.implicit_dir_mtime = implicit_dir_mtime
         self.links: set[str] = set()  # names of this layer's hard links
-        self.dir_times: list[tuple[Node, int]] = []
+        self.dir_times: list[tuple[list[str], int]] = []  # stamped at the end, by path
         self.touched: dict[int, tuple[str, Node]] = {}
         self.xattrs: tuple[int, str] = (0, "")  # how many entries, the first one
 
@@ -208,13 +208,17 @@ class _LayerApplier:
                         self.entry(info)
             except (tarfile.TarError, EOFError) as e:
                 raise FormatError(f"not a readable layer tar: {e}", path=self.where) from None
-        headed = {id(node) for node, _ in self.dir_times}
+        # Docker Chtimes each directory header's PATH once the layer is in: whatever
+        # is there by then (a file that replaced the folder too), not a symlink's target
+        stamped = [(self.lookup(parts), mtime) for parts, mtime in self.dir_times]
+        headed = {id(node) for node, _ in stamped if node is not None}
         late = [p for key, (p, _) in self.touched.items() if key not in headed and p]
         for key, (_, node) in self.touched.items():
             if key not in headed:
                 node.mtime = self.implicit_dir_mtime
-        for node, mtime in self.dir_times:
-            node.mtime = mtime
+        for found, mtime in stamped:
+            if found is not None and found.kind != SYMLINK:
+                found.mtime = mtime
         if self.xattrs[0]:
             self.fs.warnings.append(
                 f"{self.where}: {self.xattrs[0]} entries carry extended attributes or file"
@@ -223,11 +227,19 @@ class _LayerApplier:
         if late:
             listed = ", ".join(sorted(p + "/" for p in late)[:5])
             self.fs.warnings.append(
-                f"{self.where} changes {len(late)} director{'y' if len(late) == 1 else 'ies'}"
-                f" without a header for it ({listed}): Docker stamps them with the time of"
+                f"{self.where} changes {len(late)} folder(s) without a header for them"
+                f" ({listed}): Docker stamps them with the time of"
                 f" `docker load`, so nitro-cli's PCR2 is not reproducible; eifkit uses"
                 f" {self.implicit_dir_mtime}"
             )
+
+    def lookup(self, parts: list[str]) -> Node | None:
+        node: Node | None = self.fs.root
+        for part in parts:
+            if node is None or node.children is None:
+                return None
+            node = node.children.get(part)
+        return node
 
     def touch(self, path: str, node: Node) -> None:
         self.touched.setdefault(id(node), (path, node))
@@ -263,8 +275,8 @@ class _LayerApplier:
             return  # the root: not exported
         parent = self.parent_of(parts, info.name)
         assert parent.children is not None
-        if parts[0].startswith(AUFS_META):
-            return  # Docker skips AUFS metadata (a root-level opaque marker too)
+        if parts[0].startswith(AUFS_META) and parts != [OPAQUE]:
+            return  # AUFS metadata (.wh..wh.plnk ...): Docker skips it
         base = parts[-1]
         path = "/".join(parts)
         parent_path = "/".join(parts[:-1])
@@ -291,7 +303,7 @@ class _LayerApplier:
             node = existing or self.add(parent, parent_path, base, DIR, info)
             node.mode, node.uid, node.gid = info.mode & 0o7777, info.uid, info.gid
             node.unpacked_in = self.layer.index
-            self.dir_times.append((node, clamp_mtime(info.mtime)))
+            self.dir_times.append((parts, clamp_mtime(info.mtime)))
         else:
             self.add(parent, parent_path, base, _kind(info, self.where), info)
 
@@ -321,15 +333,12 @@ class _LayerApplier:
 
     def hard_link(self, info: tarfile.TarInfo, parent: Node, base: str, path: str) -> None:
         target_parts = clean_name(info.linkname)
-        target = self.fs.root
-        for part in target_parts:
-            found = target.children.get(part) if target.children is not None else None
-            if found is None:
-                raise InputError(
-                    f"hard link {shown(info.name)} -> {shown(info.linkname)}: no such file",
-                    path=self.where,
-                )
-            target = found
+        target = self.lookup(target_parts)
+        if target is None:
+            raise InputError(
+                f"hard link {shown(info.name)} -> {shown(info.linkname)}: no such file",
+                path=self.where,
+            )
         if target.children is not None:
             raise InputError(
                 f"hard link {shown(info.name)} -> {shown(info.linkname)} is a directory",
