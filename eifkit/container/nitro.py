@@ -20,7 +20,7 @@ from ..atomic import atomic_output
 from ..errors import EifError, FormatError, InputError
 from .image import ContainerImage
 from .linuxkit import CpioEntry, LayerBytes, NewcWriter, export_entries, files_entries
-from .rootfs import container_filesystem
+from .rootfs import DIR, container_filesystem
 
 CHUNK = 1 << 20
 
@@ -141,15 +141,15 @@ class _LayerData:
 def customer_entries(
     image: ContainerImage, *, implicit_dir_mtime: int = 0
 ) -> tuple[Iterator[CpioEntry], list[str]]:
-    """The entries of nitro-cli's customer ramdisk in order, and the warnings found
-    while applying the layers (complete once the iterator is exhausted)."""
+    """The entries of nitro-cli's customer ramdisk in order (file data not yet read:
+    :class:`LayerBytes`), and the warnings found while applying the layers."""
     cmd, env = nitro_cli_cmd_env(image.config)
     fs = container_filesystem(image, implicit_dir_mtime=implicit_dir_mtime)
     files: list[tuple[str, int, bytes | None]] = [(d, 0o755, None) for d in CUSTOMER_DIRS]
     files += [("cmd", 0o644, lines(cmd)), ("env", 0o644, lines(env))]
 
     def entries() -> Iterator[CpioEntry]:
-        yield CpioEntry("rootfs", "d", 0o755)  # linuxkit's ``prefix: rootfs/``
+        yield CpioEntry("rootfs", DIR, 0o755)  # linuxkit's ``prefix: rootfs/``
         yield from export_entries(fs.export())
         yield from files_entries(files)
 
