@@ -507,6 +507,82 @@ def test_an_empty_layer_adds_nothing(data: bytes) -> None:
     assert [n for n in names if n.split("/")[0] not in INIT_NAMES] == []
 
 
+def member(name: str, kind: bytes, mode: int, **fields: Any) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.type, info.mode, info.mtime = kind, mode, fields.pop("mtime", 1_600_000_000)
+    for key, value in fields.items():
+        setattr(info, key, value)
+    return info
+
+
+def tar_of(*infos: tarfile.TarInfo, body: bytes = b"") -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for info in infos:
+            tar.addfile(info, io.BytesIO(body) if info.isreg() else None)
+    return buf.getvalue()
+
+
+def ramdisk_entries(image: ContainerImage, tmp_path: Path) -> dict[str, dict[str, int]]:
+    write_customer_ramdisk(image, tmp_path / "c.cpio")
+    return {
+        e["name"]: {k: int(v, 16) for k, v in e["raw_fields"].items()}
+        for e in newc_entries((tmp_path / "c.cpio").read_bytes())
+    }
+
+
+def test_docker_init_layer_and_linuxkits_fixes_over_an_images_own_paths(tmp_path: Path) -> None:
+    """README: an image's etc/hosts 0600 became 0755, its regular etc/mtab the symlink,
+    an image's proc/ 0500 owned by 65534 keeps mode and owner; dev as a symlink is
+    replaced by a folder; only the root's Dockerfile is dropped."""
+    layer = tar_of(
+        member("etc", tarfile.DIRTYPE, 0o700, uid=7, gid=7, mtime=5),
+        member("etc/hosts", tarfile.REGTYPE, 0o600, size=1),
+        member("etc/mtab", tarfile.REGTYPE, 0o644, size=1),
+        member("etc/hostname", tarfile.REGTYPE, 0o644, size=1),
+        member("proc", tarfile.DIRTYPE, 0o500, uid=65534, gid=65534),
+        member("dev", tarfile.SYMTYPE, 0o777, linkname="/somewhere"),
+        member("Dockerfile", tarfile.REGTYPE, 0o644, size=1),
+        member("app", tarfile.DIRTYPE, 0o755),
+        member("app/Dockerfile", tarfile.REGTYPE, 0o644, size=1),
+        body=b"x",
+    )
+    got = ramdisk_entries(image_of([layer]), tmp_path)
+    assert {"rootfs/Dockerfile", "rootfs/etc/hostname", "rootfs/dev/console"}.isdisjoint(got)
+    assert got["rootfs/app/Dockerfile"]["filesize"] == 1
+    assert got["rootfs/etc/"]["mode"] == 0o40700 and got["rootfs/etc/"]["uid"] == 7
+    assert got["rootfs/etc/"]["mtime"] == 1492533000
+    hosts, mtab = got["rootfs/etc/hosts"], got["rootfs/etc/mtab"]
+    assert (hosts["mode"], hosts["filesize"], hosts["mtime"]) == (0o100755, 160, 1492533000)
+    assert (mtab["mode"], mtab["filesize"]) == (0o120777, len("/proc/mounts"))
+    assert got["rootfs/etc/resolv.conf"]["mode"] == 0o120755
+    assert got["rootfs/proc/"]["mode"] == 0o40500 and got["rootfs/proc/"]["gid"] == 65534
+    assert got["rootfs/dev/"]["mode"] == 0o40755 and "rootfs/dev/pts/" in got
+
+
+def test_devices_keep_their_numbers_and_have_no_size(tmp_path: Path) -> None:
+    layer = tar_of(
+        member("null", tarfile.CHRTYPE, 0o666, devmajor=1, devminor=3),
+        member("sda", tarfile.BLKTYPE, 0o660, devmajor=8, devminor=0, gid=6),
+    )
+    got = ramdisk_entries(image_of([layer]), tmp_path)
+    null, sda = got["rootfs/null"], got["rootfs/sda"]
+    assert (null["mode"], null["rdevmajor"], null["rdevminor"], null["filesize"]) == (
+        0o20666,
+        1,
+        3,
+        0,
+    )
+    assert (sda["mode"], sda["rdevmajor"], sda["gid"], sda["nlink"]) == (0o60660, 8, 6, 1)
+    assert (null["devmajor"], null["devminor"]) == (3, 1)
+
+
+def test_a_symlink_with_a_negative_mtime_is_refused(tmp_path: Path) -> None:
+    layer = tar_of(member("l", tarfile.SYMTYPE, 0o777, linkname="x", mtime=-5))
+    with pytest.raises(InputError, match="negative mtime"):
+        write_customer_ramdisk(image_of([layer]), tmp_path / "c.cpio")
+
+
 def test_a_file_of_4_gib_is_refused_before_any_data_is_read() -> None:
     def never(_: LayerBytes) -> Any:
         raise AssertionError("data read")
