@@ -1,6 +1,7 @@
 """TEST-ONLY: a ContainerImage from a legacy ``docker save`` archive (manifest.json,
 ``<id>.json``, ``<layer>/layer.tar`` stored plain in the outer tar), so that the
-rootfs half can be tested before ``open_image`` exists. Not a product reader: it
+rootfs half can be tested without ``open_image``; and :class:`OpenedLayer`, a layer
+whose tar comes from a function, for made-up layer stacks. Not a product reader: it
 trusts the archive."""
 
 from __future__ import annotations
@@ -9,30 +10,44 @@ import contextlib
 import io
 import json
 import tarfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
-from eifkit.container.image import ContainerImage, Layer, TarOpener
+from eifkit.container.image import ContainerImage, Layer
+
+TarOpener = Callable[[], contextlib.AbstractContextManager[BinaryIO]]
+
+
+class OpenedLayer(Layer):
+    """A :class:`Layer` whose ``open_tar`` calls ``opener`` (whatever private fields
+    the product's Layer has, they keep their defaults)."""
+
+    def __init__(self, digest: str, media_type: str, index: int, opener: TarOpener) -> None:
+        super().__init__(digest, media_type, index)
+        object.__setattr__(self, "opener", opener)
+        self.opener: TarOpener
+
+    def open_tar(self) -> contextlib.AbstractContextManager[BinaryIO]:
+        return self.opener()
+
+
+def bytes_opener(data: bytes) -> TarOpener:
+    return lambda: contextlib.closing(io.BytesIO(data))
 
 
 def open_legacy_docker_save(path: str | Path) -> ContainerImage:
     with tarfile.open(path, "r:") as outer:
         manifest = json.loads(_member_bytes(outer, "manifest.json"))[0]
         config_bytes = _member_bytes(outer, manifest["Config"])
-        places = {}
-        for name in manifest["Layers"]:
-            member = outer.getmember(name)
-            places[name] = (member.offset_data, member.size)
-    layers = []
-    for index, name in enumerate(manifest["Layers"]):
-        offset, size = places[name]
-        layers.append(
-            Layer(
+        layers = tuple(
+            OpenedLayer(
                 digest=f"sha256:{Path(name).parent.name}",
                 media_type="application/vnd.docker.image.rootfs.diff.tar",
                 index=index,
-                opener=_window(str(path), offset, size),
+                opener=bytes_opener(_member_bytes(outer, name)),
             )
+            for index, name in enumerate(manifest["Layers"])
         )
     tags = manifest.get("RepoTags") or [None]
     return ContainerImage(
@@ -41,7 +56,7 @@ def open_legacy_docker_save(path: str | Path) -> ContainerImage:
         digest=None,
         config=json.loads(config_bytes),
         config_bytes=config_bytes,
-        layers=tuple(layers),
+        layers=layers,
     )
 
 
@@ -49,13 +64,3 @@ def _member_bytes(outer: tarfile.TarFile, name: str) -> bytes:
     handle = outer.extractfile(name)
     assert handle is not None
     return handle.read()
-
-
-def _window(path: str, offset: int, size: int) -> TarOpener:
-    def opened() -> contextlib.AbstractContextManager[BinaryIO]:
-        with open(path, "rb") as f:
-            f.seek(offset)
-            data = f.read(size)
-        return contextlib.closing(io.BytesIO(data))
-
-    return opened

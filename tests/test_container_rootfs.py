@@ -8,7 +8,6 @@ paths), not against the tree the code keeps.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import importlib
 import io
@@ -23,13 +22,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from eifkit.container import ContainerImage, Layer, nitro_cli_cmd_env, write_customer_ramdisk
+from eifkit.container import ContainerImage, nitro_cli_cmd_env, write_customer_ramdisk
 from eifkit.container.linuxkit import CpioEntry, LayerBytes, NewcWriter
 from eifkit.container.nitro import lines
 from eifkit.container.rootfs import container_filesystem
 from eifkit.errors import EifError, FormatError, InputError
 from tests.conftest import VECTORS
-from tests.legacy_docker_save import open_legacy_docker_save
+from tests.legacy_docker_save import OpenedLayer, bytes_opener, open_legacy_docker_save
 
 CASES = ("c1-entrypoint-only", "c2-cmd-entrypoint-env", "c3-multilayer", "c5-names-mtimes-ids")
 VFS_CASES = ("c8-crosslayer-hardlinks",)  # known_issue: matches Docker's vfs driver
@@ -252,9 +251,6 @@ def tar_bytes(members: Iterable[tuple[str, str, Any]]) -> bytes:
 
 
 def image_of(layers: list[bytes], config: dict[str, Any] | None = None) -> ContainerImage:
-    def opener(data: bytes) -> Any:
-        return lambda: contextlib.closing(io.BytesIO(data))
-
     return ContainerImage(
         source="made-up",
         reference=None,
@@ -262,7 +258,7 @@ def image_of(layers: list[bytes], config: dict[str, Any] | None = None) -> Conta
         config=config or {"config": {"Cmd": ["/bin/x"]}},
         config_bytes=b"{}",
         layers=tuple(
-            Layer(f"sha256:{i:064x}", "application/x-tar", i, opener=opener(d))
+            OpenedLayer(f"sha256:{i:064x}", "application/x-tar", i, bytes_opener(d))
             for i, d in enumerate(layers)
         ),
     )
