@@ -7,6 +7,7 @@ import contextlib
 import hashlib
 import io
 import json
+from pathlib import Path
 
 import pytest
 
@@ -92,3 +93,49 @@ def test_one_source_at_a_time(tmp_path):
     assert code == 2 and "give one of DIR, --image IMAGE or --nitro-bootstrap BLOBS" in err
     code, _, err = run("initramfs", str(tmp_path), "--image", "x.tar", "-o", str(tmp_path / "x"))
     assert code == 2 and "give one of" in err
+
+
+def _blobs(tmp_path: Path, cmdline: bytes) -> Path:
+    blobs = tmp_path / "blobs"
+    blobs.mkdir()
+    for name in ("init", "nsm.ko"):
+        (blobs / name).write_bytes((NITRO / "bootstrap" / name).read_bytes())
+    hello = Path(__file__).resolve().parents[1] / "examples" / "hello"
+    (blobs / "bzImage").write_bytes((hello / "bzImage").read_bytes())
+    (blobs / "cmdline").write_bytes(cmdline)
+    return blobs
+
+
+def test_pcr_of_an_image_equals_the_eif_built_from_the_same_parts(tmp_path):
+    # nitro-cli trims the cmdline file as Rust's str::trim does (an em space included).
+    blobs = _blobs(tmp_path, b" \tconsole=ttyS0 reboot=k \xe2\x80\x83\n")
+    image = f"{NITRO / 'c3-multilayer'}/docker-save.tar"
+    code, stdout, err = run("pcr", "--image", image, "--blobs", str(blobs), "--json")
+    assert code == 0, err
+    predicted = json.loads(stdout)
+    # The independent way: write both ramdisks, build an EIF with eifkit, measure it.
+    boot, customer, eif = tmp_path / "b.cpio", tmp_path / "c.cpio", tmp_path / "a.eif"
+    assert run("initramfs", "--nitro-bootstrap", str(blobs), "-o", str(boot))[0] == 0
+    assert run("initramfs", "--image", image, "-o", str(customer))[0] == 0
+    code, _, err = run(
+        "build", "--kernel", str(blobs / "bzImage"), "--cmdline", "console=ttyS0 reboot=k",
+        "--initrd", str(boot), "--initrd", str(customer), "-o", str(eif), "--quiet",
+        "--no-lint",
+    )  # fmt: skip
+    assert code == 0, err
+    code, stdout, _ = run("pcr", str(eif), "--json")
+    measured = json.loads(stdout)
+    assert {k: predicted[k] for k in ("PCR0", "PCR1", "PCR2")} == {
+        k: measured[k] for k in ("PCR0", "PCR1", "PCR2")
+    }
+    assert predicted["PCR2"] == _index()["c3-multilayer"]["PCR2"]
+
+
+def test_pcr_of_an_image_needs_the_blobs_parts(tmp_path):
+    blobs = _blobs(tmp_path, b"x")
+    (blobs / "bzImage").unlink()
+    image = f"{NITRO / 'c1-entrypoint-only'}/docker-save.tar"
+    code, _, err = run("pcr", "--image", image, "--blobs", str(blobs))
+    assert code == 2 and "no bzImage" in err
+    code, _, err = run("pcr", "--image", image, "--blobs", str(tmp_path / "none"))
+    assert code == 2 and "no blobs folder" in err

@@ -28,6 +28,12 @@ extend(a, b) = H(a || b) and H is SHA-384 unless --algo says otherwise.
   eifkit pcr --signing-certificate C  PCR8: of the certificate's DER (PEM or DER input)
   eifkit pcr --role-arn ARN           PCR3: extend(zeros, ARN as UTF-8), not hashed first
   eifkit pcr --instance-id ID         PCR4: extend(zeros, instance id as UTF-8)
+  eifkit pcr --image IMG --blobs DIR  PCR0, PCR1, PCR2 of the EIF nitro-cli 1.5.0 would
+                                      build from container image IMG (a docker save
+                                      archive or OCI layout, PATH:TAG) with its blobs
+                                      (default /usr/share/nitro_enclaves/blobs): its
+                                      bzImage, cmdline (trimmed), init and nsm.ko; no
+                                      EIF is written, no Docker is needed
 
 Several may be combined; the values are printed together. With --json the output is
 a JSON object with sorted keys as nitro-cli prints it ("PCR" for --input).
@@ -43,6 +49,14 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--signing-certificate", metavar="CERT", help="certificate: prints PCR8")
     p.add_argument("--role-arn", metavar="ARN", help="the enclave's IAM role ARN: prints PCR3")
     p.add_argument("--instance-id", metavar="ID", help="the parent instance id: prints PCR4")
+    p.add_argument(
+        "--image",
+        dest="container_image",
+        metavar="IMG",
+        help="a container image: PCR0-2 nitro-cli would build from it",
+    )
+    p.add_argument("--blobs", metavar="DIR", help="with --image: nitro-cli's blobs folder")
+    p.add_argument("--arch", help="with --image: the platform (x86_64/amd64, aarch64/arm64)")
     add_image_reading_options(p)
     p.add_argument(
         "--format",
@@ -56,13 +70,18 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def run(args: argparse.Namespace) -> int:
-    if not any([args.image, args.input, args.signing_certificate, args.role_arn, args.instance_id]):
+    given = [args.image, args.input, args.signing_certificate, args.role_arn, args.instance_id]
+    if not any([*given, args.container_image]):
         raise InputError(
-            "nothing to measure: give an IMAGE, --input, --signing-certificate, --role-arn "
-            "or --instance-id"
+            "nothing to measure: give an IMAGE, --image, --input, --signing-certificate, "
+            "--role-arn or --instance-id"
         )
+    if args.container_image and (args.image or args.algo != DEFAULT_ALGORITHM):
+        raise InputError("--image goes without an EIF IMAGE and with SHA-384 only")
     algo = args.algo
     values: dict[str, str] = {}
+    if args.container_image:
+        values.update(_nitro_cli_pcrs(args))
     if args.image:
         image = read(args.image, strict=not args.lenient)
         m = measure(args, image, algo)
@@ -95,3 +114,17 @@ def run(args: argparse.Namespace) -> int:
     else:
         print_table([[k, v] for k, v in sorted(values.items()) if k != "HashAlgorithm"])
     return EXIT_OK
+
+
+def _nitro_cli_pcrs(args: argparse.Namespace) -> dict[str, str]:
+    from ..container import open_image
+    from ..container.bootstrap import Blobs
+    from ..container.pcrs import nitro_cli_pcrs
+    from ..inputs import source_date_epoch
+
+    blobs = Blobs.find(args.blobs)
+    with open_image(args.container_image, arch=args.arch) as image:
+        pcrs = nitro_cli_pcrs(image, blobs, implicit_dir_mtime=source_date_epoch() or 0)
+    for message in pcrs.customer.warnings:
+        warn(f"{args.container_image}: {message}")
+    return pcrs.as_dict()

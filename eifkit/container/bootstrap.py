@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from ..atomic import InputPaths, atomic_output
 from ..errors import EifError, InputError
 from ..inputs import read_input_file
+from ..inspect.initramfs import ByteSink
 from .linuxkit import LayerBytes, NewcWriter, files_entries
 
 NITRO_CLI_BLOBS = "/usr/share/nitro_enclaves/blobs"
@@ -73,21 +74,28 @@ def _no_layers(_where: LayerBytes) -> list[bytes]:
     raise AssertionError("the bootstrap ramdisk has no layer data")  # pragma: no cover
 
 
+def pack_bootstrap_ramdisk(blobs: Blobs, sink: ByteSink) -> bytes:
+    """Stream nitro-cli's bootstrap ramdisk for ``blobs`` into ``sink``; return its
+    SHA-384."""
+    init = read_input_file(blobs.init, "init blob", BLOB_READ_LIMIT)
+    nsm = read_input_file(blobs.nsm_ko, "nsm.ko blob", BLOB_READ_LIMIT)
+    files = [("dev", 0o755, None), ("init", 0o755, init), ("nsm.ko", 0o755, nsm)]
+    writer = NewcWriter(sink, lambda where: iter(_no_layers(where)))
+    for entry in files_entries(files):
+        writer.add(entry)
+    writer.finish()
+    return writer.hash.digest()
+
+
 def write_bootstrap_ramdisk(
     blobs: Blobs, out: str | os.PathLike[str], *, inputs: InputPaths = ()
 ) -> BootstrapRamdisk:
     """Write nitro-cli's bootstrap ramdisk for ``blobs`` to ``out``, atomically."""
-    init = read_input_file(blobs.init, "init blob", BLOB_READ_LIMIT)
-    nsm = read_input_file(blobs.nsm_ko, "nsm.ko blob", BLOB_READ_LIMIT)
-    files = [("dev", 0o755, None), ("init", 0o755, init), ("nsm.ko", 0o755, nsm)]
     try:
         with atomic_output(out, inputs=[blobs.init, blobs.nsm_ko, *inputs]) as tmp:
             with tmp.open() as sink:
-                writer = NewcWriter(sink, lambda where: iter(_no_layers(where)))
-                for entry in files_entries(files):
-                    writer.add(entry)
-                writer.finish()
+                digest = pack_bootstrap_ramdisk(blobs, sink)
             target = tmp.target
     except EifError as e:
         raise e.with_path(blobs.folder) from None
-    return BootstrapRamdisk(target, writer.offset, writer.hash.digest())
+    return BootstrapRamdisk(target, os.path.getsize(target), digest)

@@ -14,9 +14,9 @@ import hashlib
 import posixpath
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import BinaryIO
 
 from ..errors import InputError, shown
+from ..inspect.initramfs import ByteSink
 from .rootfs import BLOCK, CHAR, DIR, FIFO, FILE, SYMLINK, ExportEntry
 
 DEFAULT_MTIME = 1492533000  # 2017-04-18T16:30:00Z, linuxkit's fixed time
@@ -84,7 +84,7 @@ class NewcWriter:
     """surma/gocpio as linuxkit drives it; refuses what ``%08x`` cannot hold (Go
     would write wider fields and a corrupt archive, as in vector c6)."""
 
-    def __init__(self, sink: BinaryIO, read: DataReader) -> None:
+    def __init__(self, sink: ByteSink, read: DataReader) -> None:
         self.sink = sink
         self.read = read
         self.offset = 0

@@ -18,6 +18,7 @@ from typing import Any, BinaryIO
 
 from ..atomic import atomic_output
 from ..errors import EifError, FormatError, InputError
+from ..inspect.initramfs import ByteSink
 from .image import ContainerImage
 from .linuxkit import CpioEntry, LayerBytes, NewcWriter, export_entries, files_entries
 from .rootfs import DIR, container_filesystem
@@ -156,6 +157,32 @@ def customer_entries(
     return entries(), fs.warnings
 
 
+def pack_customer_ramdisk(
+    image: ContainerImage, sink: ByteSink, *, implicit_dir_mtime: int = 0, path: str = ""
+) -> CustomerRamdisk:
+    """Stream nitro-cli 1.5.0's customer ramdisk for ``image`` into ``sink`` (a file,
+    or hashers when only the PCRs are wanted); ``path`` is what the result names."""
+    try:
+        cmd, env = nitro_cli_cmd_env(image.config)
+        entries, layer_warnings = customer_entries(image, implicit_dir_mtime=implicit_dir_mtime)
+        with contextlib.ExitStack() as stack:
+            writer = NewcWriter(sink, _LayerData(image, stack).read)
+            for entry in entries:
+                writer.add(entry)
+            writer.finish()
+    except EifError as e:
+        raise e.with_path(image.source) from None
+    return CustomerRamdisk(
+        path=path,
+        size=writer.offset,
+        entries=writer.entries,
+        sha384=writer.hash.digest(),
+        cmd=tuple(cmd),
+        env=tuple(env),
+        warnings=(*config_warnings(image.config), *layer_warnings),
+    )
+
+
 def write_customer_ramdisk(
     image: ContainerImage, out: str | os.PathLike[str], *, implicit_dir_mtime: int = 0
 ) -> CustomerRamdisk:
@@ -166,23 +193,10 @@ def write_customer_ramdisk(
     for them (nitro-cli: the time of ``docker load``; eifkit's rule: this value, 0 by
     default, SOURCE_DATE_EPOCH when a caller passes it)."""
     try:
-        cmd, env = nitro_cli_cmd_env(image.config)
-        entries, layer_warnings = customer_entries(image, implicit_dir_mtime=implicit_dir_mtime)
-        with atomic_output(out, inputs=[image.source]) as tmp, contextlib.ExitStack() as stack:
-            sink = stack.enter_context(tmp.open())
-            writer = NewcWriter(sink, _LayerData(image, stack).read)
-            for entry in entries:
-                writer.add(entry)
-            writer.finish()
-            target = tmp.target
+        with atomic_output(out, inputs=[image.source]) as tmp, tmp.open() as sink:
+            made = pack_customer_ramdisk(
+                image, sink, implicit_dir_mtime=implicit_dir_mtime, path=tmp.target
+            )
     except EifError as e:
         raise e.with_path(image.source) from None
-    return CustomerRamdisk(
-        path=target,
-        size=writer.offset,
-        entries=writer.entries,
-        sha384=writer.hash.digest(),
-        cmd=tuple(cmd),
-        env=tuple(env),
-        warnings=(*config_warnings(image.config), *layer_warnings),
-    )
+    return made
