@@ -171,6 +171,21 @@ def limits_from(args: argparse.Namespace) -> ExpansionLimits:
     return ExpansionLimits(max_bytes=args.max_expanded_bytes, max_entries=args.max_entries)
 
 
+def add_container_image_options(
+    p: argparse.ArgumentParser, help_text: str, *, dest: str = "image", blobs: bool = False
+) -> None:
+    """--image (a container image: docker save archive, OCI layout or archive, with
+    :TAG or @sha256:DIGEST), --arch, and with ``blobs`` nitro-cli's --blobs folder."""
+    p.add_argument("--image", dest=dest, metavar="IMAGE", help=help_text)
+    p.add_argument("--arch", help="with --image: the platform (x86_64/amd64, aarch64/arm64)")
+    if blobs:
+        p.add_argument(
+            "--blobs",
+            metavar="DIR",
+            help="with --image: nitro-cli's blobs folder (default /usr/share/nitro_enclaves/blobs)",
+        )
+
+
 def add_quiet(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "-q",

@@ -8,7 +8,7 @@ import argparse
 from ..buildpolicy import pack_folder
 from ..errors import InputError
 from ..inputs import archive_mtime
-from .common import EXIT_OK, add_command, add_output, warn
+from .common import EXIT_OK, add_command, add_container_image_options, add_output, warn
 
 INITRAMFS_HELP = """\
 Pack a folder into a newc cpio archive (the kernel's initramfs format), the same
@@ -55,8 +55,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         default="",
         help="put everything under this folder in the archive (e.g. rootfs)",
     )
-    p.add_argument("--image", metavar="IMAGE", help="nitro-cli's customer ramdisk of IMAGE")
-    p.add_argument("--arch", help="with --image: the platform (x86_64/amd64, aarch64/arm64)")
+    add_container_image_options(p, "nitro-cli's customer ramdisk of this container image")
     p.add_argument(
         "--nitro-bootstrap", metavar="BLOBS", help="nitro-cli's bootstrap ramdisk from BLOBS"
     )

@@ -12,6 +12,7 @@ from ..reader import read
 from .common import (
     EXIT_OK,
     add_command,
+    add_container_image_options,
     add_image_reading_options,
     measure,
     print_json,
@@ -49,14 +50,12 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--signing-certificate", metavar="CERT", help="certificate: prints PCR8")
     p.add_argument("--role-arn", metavar="ARN", help="the enclave's IAM role ARN: prints PCR3")
     p.add_argument("--instance-id", metavar="ID", help="the parent instance id: prints PCR4")
-    p.add_argument(
-        "--image",
+    add_container_image_options(
+        p,
+        "a container image: PCR0-2 of the EIF nitro-cli would build from it",
         dest="container_image",
-        metavar="IMG",
-        help="a container image: PCR0-2 nitro-cli would build from it",
+        blobs=True,
     )
-    p.add_argument("--blobs", metavar="DIR", help="with --image: nitro-cli's blobs folder")
-    p.add_argument("--arch", help="with --image: the platform (x86_64/amd64, aarch64/arm64)")
     add_image_reading_options(p)
     p.add_argument(
         "--format",

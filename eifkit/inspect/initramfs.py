@@ -402,27 +402,6 @@ def iter_members(
         name = _printable(name_raw[: max(namesize - 1, 0)])
         data_at = stream.pos
         seen_any = True
-        if name == TRAILER:
-            if trailers:
-                yield Member(
-                    Entry(
-                        name,
-                        mode,
-                        size,
-                        uid,
-                        gid,
-                        nlink,
-                        mtime,
-                        ino,
-                        rmaj,
-                        rmin,
-                        dmaj,
-                        dmin,
-                        data_offset=data_at,
-                    ),
-                    header=head,
-                )
-            continue  # another archive may follow (the kernel accepts concatenations)
         entry = Entry(
             name,
             mode,
@@ -438,6 +417,10 @@ def iter_members(
             dmin,
             data_offset=data_at,
         )
+        if name == TRAILER:
+            if trailers:
+                yield Member(entry, header=head)
+            continue  # another archive may follow (the kernel accepts concatenations)
         is_data = stat.S_ISREG(mode) or stat.S_ISLNK(mode)
         keep = keep_data(entry) if callable(keep_data) else keep_data
         want_all = keep and is_data and size <= keep_limit
