@@ -172,11 +172,16 @@ def limits_from(args: argparse.Namespace) -> ExpansionLimits:
 
 
 def add_container_image_options(
-    p: argparse.ArgumentParser, help_text: str, *, dest: str = "image", blobs: bool = False
+    p: argparse.ArgumentParser,
+    help_text: str,
+    *,
+    dest: str = "image",
+    metavar: str = "IMAGE",
+    blobs: bool = False,
 ) -> None:
     """--image (a container image: docker save archive, OCI layout or archive, with
     :TAG or @sha256:DIGEST), --arch, and with ``blobs`` nitro-cli's --blobs folder."""
-    p.add_argument("--image", dest=dest, metavar="IMAGE", help=help_text)
+    p.add_argument("--image", dest=dest, metavar=metavar, help=help_text)
     p.add_argument("--arch", help="with --image: the platform (x86_64/amd64, aarch64/arm64)")
     if blobs:
         p.add_argument(

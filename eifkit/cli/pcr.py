@@ -54,6 +54,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         p,
         "a container image: PCR0-2 of the EIF nitro-cli would build from it",
         dest="container_image",
+        metavar="IMG",
         blobs=True,
     )
     add_image_reading_options(p)
