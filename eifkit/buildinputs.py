@@ -60,6 +60,8 @@ class BuildInputs:
     force: bool = False
     lint: bool = True
     output: str | None = None
+    # DockerInfo of the metadata (nitro-cli's docker inspect; from an image's config)
+    docker_info: Any = None
 
     def input_files(self) -> list[str]:
         """Every file this build reads (not the folders)."""

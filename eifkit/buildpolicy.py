@@ -175,7 +175,7 @@ def choose_metadata(choice: BuildInputs, custom: object) -> tuple[Metadata, list
         image_name=utf8_text(name, "--name"),
         image_version=utf8_text(_or(version, DEFAULT_IMAGE_VERSION), "--version"),
         build_info=info,
-        docker_info=None,
+        docker_info=choice.docker_info,
         custom=custom,
     )
     return meta, findings + info_findings

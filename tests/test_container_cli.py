@@ -139,3 +139,49 @@ def test_pcr_of_an_image_needs_the_blobs_parts(tmp_path):
     assert code == 2 and "no bzImage" in err
     code, _, err = run("pcr", "--image", image, "--blobs", str(tmp_path / "none"))
     assert code == 2 and "no blobs folder" in err
+
+
+@pytest.mark.parametrize("form", ["docker-save.tar", "oci-layout:v1"])
+def test_build_from_an_image_is_the_eif_nitro_cli_would_build(tmp_path, monkeypatch, form):
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "0")
+    blobs = _blobs(tmp_path, b"console=ttyS0 reboot=k\n")
+    image = f"{NITRO / 'c1-entrypoint-only'}/{form}"
+    eif = tmp_path / "app.eif"
+    code, _, err = run("build", "--image", image, "--blobs", str(blobs), "-o", str(eif), "-q")
+    assert code == 0, err
+    code, predicted, _ = run("pcr", "--image", image, "--blobs", str(blobs), "--json")
+    code, measured, _ = run("pcr", str(eif), "--json")
+    assert json.loads(measured) == json.loads(predicted)
+    assert json.loads(measured)["PCR2"] == _index()["c1-entrypoint-only"]["PCR2"]
+    code, described, _ = run("describe", "--json", str(eif))
+    info = json.loads(described)
+    inspect = json.loads((NITRO / "c1-entrypoint-only" / "docker-inspect.json").read_text())
+    docker_info = info["Metadata"]["DockerInfo"]
+    for key in ("Created", "Architecture", "Os"):
+        assert docker_info[key] == inspect[key], key
+    if form == "docker-save.tar":  # the OCI layout keeps only the tag "v1"
+        assert docker_info["Id"] == inspect["Id"]
+        assert docker_info["RepoTags"] == inspect["RepoTags"]
+        assert info["ImageName"] == inspect["RepoTags"][0].split(":")[0]
+    else:  # skopeo rewrote the config in the OCI schema: its digest is the layout's
+        layout = NITRO / "c1-entrypoint-only" / "oci-layout"
+        index = json.loads((layout / "index.json").read_text())
+        manifest_hex = index["manifests"][0]["digest"].split(":")[1]
+        manifest = json.loads((layout / "blobs" / "sha256" / manifest_hex).read_text())
+        assert docker_info["Id"] == manifest["config"]["digest"]
+    assert info["ImageVersion"] == docker_info["Id"].removeprefix("sha256:")
+
+
+def test_build_from_an_image_refuses_other_ramdisks_and_another_arch(tmp_path):
+    blobs = _blobs(tmp_path, b"console=ttyS0\n")
+    image = f"{NITRO / 'c1-entrypoint-only'}/docker-save.tar"
+    out = str(tmp_path / "a.eif")
+    code, _, err = run(
+        "build", "--image", image, "--blobs", str(blobs), "--initrd", image, "-o", out
+    )
+    assert code == 2 and "makes its own two ramdisks" in err
+    code, _, err = run(
+        "build", "--image", image, "--blobs", str(blobs), "--arch", "aarch64", "-o", out
+    )
+    assert code == 2 and ("aarch64" in err or "arm64" in err), err
+    assert not (tmp_path / "a.eif").exists()

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 
 from .._version import __version__
 from ..build import BuildFinding, BuildInputs, build_image
+from ..errors import InputError
 from ..format import Arch
 from ..measure import ALGORITHMS, DEFAULT_ALGORITHM
 from .common import (
@@ -64,7 +66,24 @@ examples:
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = add_command(sub, "build", "build an EIF from a kernel, ramdisks and a cmdline", BUILD_HELP)
     p.add_argument(
-        "--kernel", required=True, metavar="FILE", help="kernel image (bzImage or arm64 Image)"
+        "--kernel",
+        metavar="FILE",
+        help="kernel image (bzImage or arm64 Image; needed unless --image)",
+    )
+    g = p.add_argument_group(
+        "from a container image, as nitro-cli build-enclave does (no Docker needed)",
+        "--image IMAGE (a docker save archive, OCI layout or OCI archive; PATH:TAG or "
+        "PATH@sha256:DIGEST) makes nitro-cli 1.5.0's bootstrap and customer ramdisks and "
+        "takes the kernel, its config and the cmdline (trimmed) from --blobs; given "
+        "options win. --arch must match the image (it picks the platform of a "
+        "multi-platform image). ImageName: the reference before ':'; ImageVersion: the "
+        "image ID; DockerInfo: what the image says of itself. The PCRs are nitro-cli's.",
+    )
+    g.add_argument("--image", dest="container_image", metavar="IMAGE", help="the container image")
+    g.add_argument(
+        "--blobs",
+        metavar="DIR",
+        help="nitro-cli's blobs folder (default /usr/share/nitro_enclaves/blobs)",
     )
     p.add_argument(
         "--initrd",
@@ -107,7 +126,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         metavar="KEY=VALUE",
         help="a line of the app ramdisk's env file (repeat)",
     )
-    cmd = p.add_mutually_exclusive_group(required=True)
+    cmd = p.add_mutually_exclusive_group()
     cmd.add_argument("--cmdline", metavar="STRING", help="the kernel command line")
     cmd.add_argument(
         "--cmdline-file",
@@ -254,7 +273,41 @@ def print_finding(finding: BuildFinding) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    with build_image(inputs_from_args(args)) as built:
+    if args.container_image is not None:
+        return _from_image(args)
+    if not args.kernel:
+        raise InputError("--kernel FILE is needed (or --image IMAGE)")
+    return _build(args, inputs_from_args(args))
+
+
+def _from_image(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from ..container import open_image
+    from ..container.bootstrap import Blobs
+    from ..container.eif import nitro_cli_build_inputs
+    from ..inputs import source_date_epoch
+
+    blobs = Blobs.find(args.blobs)
+    platform = {"x86_64": "amd64", "aarch64": "arm64"}.get(args.arch or "")
+    with (
+        open_image(args.container_image, arch=platform) as image,
+        tempfile.TemporaryDirectory(prefix="eifkit-image.") as folder,
+    ):
+        inputs, customer = nitro_cli_build_inputs(
+            inputs_from_args(args),
+            image,
+            blobs,
+            folder,
+            implicit_dir_mtime=source_date_epoch() or 0,
+        )
+        for message in customer.warnings:
+            warn(f"{args.container_image}: {message}")
+        return _build(args, dataclasses.replace(inputs, output=args.output))
+
+
+def _build(args: argparse.Namespace, inputs: BuildInputs) -> int:
+    with build_image(inputs) as built:
         for finding in built.findings:
             print_finding(finding)
         image = built.image

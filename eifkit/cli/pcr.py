@@ -80,7 +80,8 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("--image goes without an EIF IMAGE and with SHA-384 only")
     algo = args.algo
     values: dict[str, str] = {}
-    if args.container_image:
+    if args.container_image:  # nitro-cli's build-enclave output: HashAlgorithm, PCR0-2
+        values["HashAlgorithm"] = ALGORITHM_LABELS[DEFAULT_ALGORITHM]
         values.update(_nitro_cli_pcrs(args))
     if args.image:
         image = read(args.image, strict=not args.lenient)
