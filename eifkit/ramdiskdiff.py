@@ -89,10 +89,9 @@ def compare_ramdisks(a: Source, b: Source, limits: ExpansionLimits) -> OrderedOb
             )
     encoding = []
     for name in sorted(set(ia.repeated) | set(ib.repeated)):
-        encoding.append(
-            f"{name!r} is stored {ia.repeated.get(name, 1)} time(s) in A, "
-            f"{ib.repeated.get(name, 1)} in B"
-        )
+        times = (ia.repeated.get(name, 1), ib.repeated.get(name, 1))
+        if times[0] != times[1]:
+            encoding.append(f"{name!r} is stored {times[0]} time(s) in A, {times[1]} in B")
     encoding += encoding_differences(a, b, limits)
     return OrderedObject(
         Comparable=True, Added=added, Removed=removed, Changed=changed, Encoding=encoding

@@ -185,3 +185,40 @@ def test_build_from_an_image_refuses_other_ramdisks_and_another_arch(tmp_path):
     )
     assert code == 2 and ("aarch64" in err or "arm64" in err), err
     assert not (tmp_path / "a.eif").exists()
+
+
+def test_diff_names_the_layer_behind_a_pcr2_change(tmp_path, monkeypatch):
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "0")
+    c1 = f"{NITRO / 'c1-entrypoint-only'}/docker-save.tar"
+    c3 = f"{NITRO / 'c3-multilayer'}/docker-save.tar"
+    code, stdout, err = run("diff", c1, c3, "--json")
+    assert code == 1, err
+    d = json.loads(stdout)
+    assert d["PCR2"]["A"] == _index()["c1-entrypoint-only"]["PCR2"]
+    assert d["PCR2"]["B"] == _index()["c3-multilayer"]["PCR2"] and not d["PCR2"]["Same"]
+    # Every file c3 adds is named with the layer that holds it; check them against the
+    # vector's own record of what each layer contains.
+    manifest = json.loads((NITRO / "c3-multilayer" / "MANIFEST.json").read_text())
+    assert d["Added"]
+    for path in d["Added"]:
+        assert path in d["Layers"]["B"], path
+    contents = json.dumps(manifest["image_contents"])
+    top = [p for p in d["Added"] if d["Layers"]["B"][p].startswith("layer 2 ")]
+    assert top and all(p.removeprefix("rootfs/").rstrip("/") in contents for p in top)
+
+
+def test_diff_of_an_eif_and_the_image_it_was_built_from_is_empty(tmp_path, monkeypatch):
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "0")
+    blobs = _blobs(tmp_path, b"console=ttyS0\n")
+    image = f"{NITRO / 'c3-multilayer'}/docker-save.tar"
+    eif = tmp_path / "a.eif"
+    assert run("build", "--image", image, "--blobs", str(blobs), "-o", str(eif), "-q")[0] == 0
+    code, stdout, err = run("diff", str(eif), image, "--json")
+    assert code == 0, err
+    d = json.loads(stdout)
+    assert d["PCR2"]["Same"] and (d["Added"], d["Removed"], d["Changed"], d["Encoding"]) == (
+        [],
+        [],
+        [],
+        [],
+    )
