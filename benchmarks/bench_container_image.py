@@ -7,8 +7,9 @@ three layers, --files files of random bytes totalling --size-mib MiB, in a tempo
 folder; warms the page cache; then times (best of --runs, wall clock) in the same run:
 
 - baseline: ``sha384sum`` over the archive (one SHA-384 pass over the same bytes);
-- ``eifkit initramfs --image`` (writes the customer ramdisk) and
-  ``eifkit pcr --image --blobs`` (streams both ramdisks into the hashers, writes nothing),
+- ``eifkit initramfs --image`` (writes the customer ramdisk),
+  ``eifkit pcr --image --blobs`` (streams both ramdisks into the hashers, writes nothing)
+  and ``eifkit build --image --blobs`` (the whole EIF),
 
 and prints each time, its ratio to the baseline and each command's peak RSS from
 ``/usr/bin/time -v``. The published anchor for nitro-cli itself on this machine class
@@ -133,6 +134,20 @@ def main() -> int:
             (
                 "eifkit pcr --image --blobs",
                 [*eifkit, "pcr", "--image", str(archive), "--blobs", str(blobs)],
+            ),
+            (
+                "eifkit build --image --blobs",
+                [
+                    *eifkit,
+                    "build",
+                    "--image",
+                    str(archive),
+                    "--blobs",
+                    str(blobs),
+                    "-o",
+                    str(folder / "app.eif"),
+                    "--quiet",
+                ],
             ),
         ]
         size = archive.stat().st_size
