@@ -146,6 +146,14 @@ def build_image(inputs: BuildInputs) -> BuiltImage:
             field="ramdisk",
         )
     check_app_lines(inputs.cmd, inputs.env, inputs.rootfs)
+    if inputs.rootfs and not inputs.cmd:
+        no_cmd = (
+            "--rootfs without --cmd: nitro-cli's init would have nothing to run (nitro-cli "
+            "refuses an image with neither CMD nor ENTRYPOINT)"
+        )
+        if not inputs.force:
+            raise InputError(f"{no_cmd}; use --force to build anyway", path=inputs.rootfs)
+        findings.append(BuildFinding("warning", no_cmd, inputs.rootfs))
     meta, meta_findings = choose_metadata(inputs, _custom_metadata(inputs))
     findings += meta_findings
     if inputs.output is not None:

@@ -423,3 +423,17 @@ def test_too_many_sections_are_refused_before_folders_are_packed(tmp_path):
         len(make_image(BuildInputs(**{**inputs.__dict__, "ramdisks": [INIT_CPIO] * 28})).sections)
         == 32
     )
+
+
+def test_rootfs_without_cmd_is_refused_unless_forced(tmp_path):
+    # nitro-cli refuses an image with neither CMD nor ENTRYPOINT (issue 12, item 7).
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "x").write_text("x")
+    base = {"kernel": str(HELLO / "bzImage"), "bootstrap": None, "cmdline": "x"}
+    with pytest.raises(InputError, match="--rootfs without --cmd"):
+        make_image(BuildInputs(**base, rootfs=str(app), ramdisks=[str(HELLO / "init.cpio")]))
+    with build_image(
+        BuildInputs(**base, rootfs=str(app), ramdisks=[str(HELLO / "init.cpio")], force=True)
+    ) as built:
+        assert any("--rootfs without --cmd" in f.message for f in built.findings)

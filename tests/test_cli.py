@@ -546,6 +546,9 @@ def test_a_folder_with_a_file_name_that_is_not_utf8_is_a_clean_error(tmp_path):
     (folder / os.fsdecode(b"a\xff")).write_text("x")
     r = eifkit("initramfs", str(folder), "-o", str(tmp_path / "t.cpio"))
     assert_clean_error(r, str(folder), "a file name or link target in the folder is not UTF-8")
-    r = eifkit("build", "--kernel", KERNEL, "--rootfs", str(folder), "--cmdline", "x", "-o", "o")
+    r = eifkit(
+        "build", "--kernel", KERNEL, "--rootfs", str(folder), "--cmd", "/app", "--cmdline", "x",
+        "-o", "o",
+    )  # fmt: skip
     assert_clean_error(r, str(folder), "is not UTF-8")
     assert leftovers(tmp_path) == ["tree"]
