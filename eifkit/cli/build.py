@@ -109,7 +109,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "--rootfs",
         metavar="DIR",
         help="make an app ramdisk in nitro-cli's layout: rootfs/ from DIR, plus "
-        "the files cmd and env",
+        "the files cmd and env (--cmd is needed, unless --force)",
     )
     g.add_argument(
         "--cmd",
@@ -147,7 +147,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         action="store_true",
         help="build even if the kernel is one Nitro cannot boot (ELF vmlinux, compressed "
         "arm64, 32-bit) or its architecture contradicts --arch, or a ramdisk's /init "
-        "could not run (missing, not executable, for another CPU, damaged cpio)",
+        "could not run (missing, not executable, for another CPU, damaged cpio), or a "
+        "kernel module is for another kernel or CPU, or --rootfs has no --cmd",
     )
     p.add_argument("--name", help="ImageName in the metadata (default: the kernel file's name)")
     p.add_argument(
