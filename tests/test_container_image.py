@@ -462,6 +462,14 @@ def test_truncated_blob(tmp_path: Path, temp_dir: Path) -> None:
     assert "descriptor says 640" in image_error(layout, temp_dir=str(temp_dir))
 
 
+def test_a_gzip_layer_of_garbage_is_an_image_error(tmp_path: Path, temp_dir: Path) -> None:
+    # isal's error type is not an OSError: it escaped as an internal error (exit 3).
+    layout = writable_copy(NITRO / "c3-multilayer" / "oci-layout", tmp_path / "layout")
+    garbage = b"\x1f\x8b\x08\x00" + bytes(range(256)) * 2
+    relayer(layout, lambda plain: garbage, "application/vnd.oci.image.layer.v1.tar+gzip")
+    assert "cannot decompress gzip layer" in image_error(layout, temp_dir=str(temp_dir))
+
+
 def test_truncated_archive(tmp_path: Path) -> None:
     archive = tmp_path / "cut.tar"
     archive.write_bytes((NITRO / "c3-multilayer" / "docker-save.tar").read_bytes()[:30000])

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import importlib
 import io
 import json
 import os
@@ -23,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO, cast
 
 from ..errors import ImageError, shown
+from ..gzipio import GZIP_ERRORS, GZIP_MAGIC, open_gunzip
 from ..sources import OpenFile, RangeFile
 
 if sys.version_info >= (3, 14):
@@ -41,7 +41,6 @@ JSON_LIMIT = 16 << 20
 # What one compressed layer may expand to (a parameter of open_image).
 DEFAULT_MAX_LAYER_BYTES = 64 << 30
 
-GZIP_MAGIC = b"\x1f\x8b"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 
 _DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
@@ -174,9 +173,7 @@ def verify_blob(location: BlobLocation, digest: str) -> None:
 
 def _decompressor(compression: str, raw: BinaryIO) -> BinaryIO:
     if compression == "gzip":
-        # isal's reader is a few times faster than zlib's; it has no type information.
-        igzip: Any = importlib.import_module("isal.igzip")
-        return cast(BinaryIO, igzip.IGzipFile(fileobj=raw, mode="rb"))
+        return open_gunzip(raw)
     return cast(BinaryIO, zstd.ZstdFile(raw, mode="rb"))
 
 
@@ -220,7 +217,7 @@ def decompress_blob(
     except BaseException as e:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(out_path)
-        if isinstance(e, (OSError, EOFError, ValueError, zstd.ZstdError)):
+        if isinstance(e, (*GZIP_ERRORS, ValueError, zstd.ZstdError)):
             raise ImageError(
                 f"cannot decompress {compression} layer: {shown(str(e), 120)}", path=location.name
             ) from None

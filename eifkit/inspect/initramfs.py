@@ -11,17 +11,16 @@ and, for ``.gz``, a gzip header with no file name and mtime 0.
 from __future__ import annotations
 
 import gzip
-import importlib
 import io
 import os
 import stat
-import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, BinaryIO, Protocol, cast
+from typing import BinaryIO, Protocol
 
 from ..atomic import InputPaths, atomic_output
 from ..errors import FormatError, InputError, LimitError, shown
+from ..gzipio import GZIP_ERRORS, GZIP_MAGIC, open_gunzip
 from ..limits import DEFAULT_LIMITS, PATH_MAX, ExpansionLimits
 from ..sources import file_kind
 
@@ -30,7 +29,6 @@ MAGIC_CRC = b"070702"
 HEADER_SIZE = 110
 TRAILER = "TRAILER!!!"
 BUFFER = 1 << 20
-GZIP_MAGIC = b"\x1f\x8b"
 
 
 @dataclass(frozen=True)
@@ -232,29 +230,13 @@ def is_gzip(f: BinaryIO) -> bool:
 DataSink = Callable[[Entry], Callable[[bytes], None] | None]
 
 
-def _gzip_errors() -> tuple[type[Exception], ...]:
-    isal_zlib: Any = importlib.import_module("isal.isal_zlib")
-    return (OSError, EOFError, zlib.error, isal_zlib.error)
-
-
-# What a damaged gzip stream raises: zlib's and isal's errors (isal's is not an OSError).
-GZIP_ERRORS = _gzip_errors()
-
-
-def _gunzip_stream(f: BinaryIO) -> BinaryIO:
-    """The decompressed bytes of a gzip file (isal's reader, a few times faster than
-    zlib's; the package has no type information)."""
-    igzip: Any = importlib.import_module("isal.igzip")
-    return cast(BinaryIO, igzip.IGzipFile(fileobj=f, mode="rb"))
-
-
 class _ArchiveStream:
     """The archive's (decompressed) bytes, counted against the limits, with a pushback
     buffer so that zero padding can be skipped in large reads."""
 
     def __init__(self, f: BinaryIO, limits: ExpansionLimits) -> None:
         self.gzip = is_gzip(f)
-        self._stream = _gunzip_stream(f) if self.gzip else f
+        self._stream = open_gunzip(f) if self.gzip else f
         self._seekable = not self.gzip and f.seekable()
         self._size = _size(f) if self._seekable else None
         self._pending = b""
