@@ -36,6 +36,7 @@ COMMANDS: dict[str, str] = {
     "initramfs": "initramfs",
     "extract": "extract",
     "diff": "diff",
+    "attest": "attest",
 }
 
 MAIN_HELP = """\
