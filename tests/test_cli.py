@@ -508,6 +508,7 @@ def _minimal_args(name: str) -> list[str]:
         "initramfs": ["d", "-o", "o"],
         "extract": ["i", "-o", "o"],
         "diff": ["a", "b"],
+        "attest": ["verify", "doc"],
     }[name]
 
 

@@ -91,7 +91,9 @@ def verify(
     unsigned = allow_unsigned and doc.emulated_unsigned
     if unsigned:
         skipped = "NOT CHECKED: unsigned document accepted by --allow-unsigned"
-        checks += [Check(name, True, skipped) for name in ("cose-header", "signature", "chain")]
+        checks += [
+            Check(name, True, skipped) for name in ("cose-header", "signature", "root", "chain")
+        ]
     else:
         checks += _signature_checks(doc, root if root is not None else aws_nitro_root(), when)
     checks.append(_debug_check(doc, allow_debug))
