@@ -264,6 +264,10 @@ class MeasureEngine:
             raise RuntimeError("header() missing")
         return crc32_combine(self._header_crc, self._crc, self._length)
 
+    def sections_crc_so_far(self) -> tuple[int, int]:
+        """CRC-32 and length of the section headers and data fed until now."""
+        return self._crc, self._length
+
     def pcr0_so_far(self) -> bytes:
         """PCR0 of what was fed until now (what a signature section signs)."""
         return pcr_of_digest(self._h0.copy().digest(), self.algo)

@@ -291,6 +291,10 @@ class DeferredSource:
 
     produce: Callable[[bytes], bytes]
     estimated_size: int = 0
+    # Called before ``produce`` with the CRC-32 and length of the section headers and
+    # data written before this section: ``eifkit sign`` checks there, in the same
+    # pass, that the file it signs was not damaged (its stored CRC).
+    check_prefix: Callable[[int, int], None] | None = None
 
     @property
     def size(self) -> int:

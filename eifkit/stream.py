@@ -92,6 +92,8 @@ def walk(
         source: Source = p.section.source
         if isinstance(source, DeferredSource):
             _check_deferred_is_last(placed, i)
+            if source.check_prefix is not None:
+                source.check_prefix(*engine.sections_crc_so_far())
             source = BytesSource(source.produce(engine.pcr0_so_far()))
             sizes = list(header.section_sizes)
             sizes[i] = source.size

@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from eifkit import measure_image, read
 from eifkit.cli import main
+from eifkit.format import SECTION_HEADER_SIZE, SectionType
 from eifkit.signing.cose import ES256, decode_cose_sign1, protected_header, sig_structure
 from eifkit.signing.signers import LocalKeySigner, pcr0_payload
 from eifkit.sigsection import (
@@ -524,3 +525,63 @@ def test_describe_signing_certificate_format(capsys):
     nb = cert.not_valid_before_utc
     assert info["NotBefore"] == f"{nb:%b} {nb.day:2d} {nb:%H:%M:%S} {nb.year} GMT"
     assert info["IssuerName"]["commonName"] == "eifkit vector p256"
+
+
+# ------------------------------------------------------------- sign in one pass
+
+
+def _two_pass_sign(src: Path, dst: Path, key: Path, cert: Path) -> None:
+    """The reference: measure the whole file first, then attach and write."""
+    from eifkit.resign import sign_image
+    from eifkit.writer import write
+
+    image = read(src)
+    signer = LocalKeySigner.from_file(str(key))
+    signed = sign_image(image, measure_image(image), str(cert), signer=signer)
+    write(signed, dst, layout="original", crc="compute")
+
+
+@pytest.mark.parametrize("vector", ["basic-x86_64.eif", "signed-p384.eif"])
+def test_sign_reads_the_file_once_and_equals_the_two_pass_result(
+    tmp_path, capsys, monkeypatch, vector
+):
+    import eifkit.cli.common as common
+
+    src = VECTORS / vector
+    k, c = make_cert(tmp_path, "k")
+
+    def no_second_pass(*args, **kwargs):
+        raise AssertionError("sign measured the file before writing it")
+
+    monkeypatch.setattr(common, "measure", no_second_pass)
+    out = tmp_path / "one-pass.eif"
+    code, _, err = run(
+        capsys, "sign", str(src), "--signing-certificate", str(c), "--private-key", str(k),
+        "-o", str(out),
+    )  # fmt: skip
+    assert code == 0, err
+    monkeypatch.undo()
+    reference = tmp_path / "two-pass.eif"
+    _two_pass_sign(src, reference, k, c)
+    assert out.read_bytes() == reference.read_bytes()
+
+
+@pytest.mark.parametrize("where", ["kernel", "old signature section"])
+def test_resigning_a_damaged_signed_file_is_refused(tmp_path, capsys, where):
+    k, c = make_cert(tmp_path, "k")
+    signed = build_signed(tmp_path, k, c)
+    data = bytearray(signed.read_bytes())
+    image = read(signed)
+    kind = SectionType.KERNEL if where == "kernel" else SectionType.SIGNATURE
+    section = next(s for s in image.sections if s.type == kind)
+    at = section.offset + SECTION_HEADER_SIZE + 5
+    data[at] ^= 1
+    bad = tmp_path / "bad.eif"
+    bad.write_bytes(bytes(data))
+    out = tmp_path / "out.eif"
+    code, _, err = run(
+        capsys, "sign", str(bad), "--signing-certificate", str(c), "--private-key", str(k),
+        "-o", str(out),
+    )  # fmt: skip
+    assert code == 2 and "refusing to sign: stored CRC32" in err, err
+    assert not out.exists() and bad.read_bytes() == bytes(data)

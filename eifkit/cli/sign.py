@@ -6,7 +6,7 @@ import argparse
 
 from ..errors import InputError
 from ..reader import read
-from ..resign import sign_image
+from ..resign import sign_image, sign_while_writing
 from . import common
 
 SIGN_HELP = """\
@@ -50,20 +50,16 @@ def run(args: argparse.Namespace) -> int:
     if args.signing_certificate is None:
         raise InputError("--signing-certificate is needed")
     image = read(args.image)
-    m = common.measure(args, image)
     signer = None
     if args.signature is None:
         signing = common.signing_inputs(args)
         assert signing is not None
         signer = signing[1]
-    signed = sign_image(
-        image,
-        m,
-        args.signing_certificate,
-        signer=signer,
-        detached_signature=args.signature,
-        path=args.image,
-    )
+    options = {"signer": signer, "detached_signature": args.signature, "path": args.image}
+    signed = sign_while_writing(image, args.signing_certificate, **options)
+    if signed is None:  # an existing signature section in the middle: measure first
+        m = common.measure(args, image)
+        signed = sign_image(image, m, args.signing_certificate, **options)
     out = args.output or args.image
     # In place (no -o) replaces IMAGE on purpose; any other output may not be an input.
     inputs = [args.signing_certificate, args.private_key, args.signature]

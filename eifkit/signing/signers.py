@@ -28,7 +28,7 @@ from ..sigsection import (
     encode_signature_section,
     load_certificate,
 )
-from ..sources import BytesSource
+from ..sources import BytesSource, Source
 from .cose import (
     CoseAlgorithm,
     CoseSign1,
@@ -240,13 +240,14 @@ def cose_from_detached(data: bytes, cert: x509.Certificate, pcr0: bytes) -> byte
     return cose_bytes
 
 
-def attach_signature(image: EifImage, section: bytes) -> EifImage:
+def attach_signature(image: EifImage, section: bytes | Source) -> EifImage:
     """The image with ``section`` as its signature section, every other byte unchanged.
 
     An existing signature section that ends the file is replaced in place (its size in
     the header table follows the new bytes); an unsigned image gets the new section
     appended at the end of the file as the next header-table entry.
     """
+    source = BytesSource(section) if isinstance(section, bytes) else section
     sections = list(image.sections)
     idx = [i for i, s in enumerate(sections) if s.type == SectionType.SIGNATURE]
     ends = [(s.offset or 0) + SECTION_HEADER_SIZE + s.size for s in sections]
@@ -262,9 +263,9 @@ def attach_signature(image: EifImage, section: bytes) -> EifImage:
                 offset=old.offset,
                 field="signature",
             )
-        sections[i] = Section(SectionType.SIGNATURE, BytesSource(section), old.flags, old.offset)
+        sections[i] = Section(SectionType.SIGNATURE, source, old.flags, old.offset)
     else:
         if len(sections) >= MAX_SECTIONS:
             raise SignatureError(f"the image already has {MAX_SECTIONS} sections", field="sections")
-        sections.append(Section(SectionType.SIGNATURE, BytesSource(section), 0, file_end))
+        sections.append(Section(SectionType.SIGNATURE, source, 0, file_end))
     return dc_replace(image, sections=tuple(sections))
