@@ -11,26 +11,11 @@
  * include/uapi/linux/nsm.h): the all-null Attestation request, whose reply is the CBOR
  * map {"Attestation": {"document": <bytes>}}; the document is that byte string.
  *
- * No libc: raw x86_64 Linux system calls. The machine has no keyboard controller, so
- * the restart is a triple fault (written to /sys/kernel/reboot/type first), as in hello.
- *
- * Build: see build-init.sh.
+ * No libc: raw x86_64 Linux system calls (../init-syscalls.h); the restart is a triple
+ * fault, as in hello. Build: ../build-init.sh examples/attest sys
  */
-#define SYS_write 1
-#define SYS_open 2
-#define SYS_close 3
-#define SYS_ioctl 16
-#define SYS_exit 60
-#define SYS_syslog 103
-#define SYS_sync 162
-#define SYS_mount 165
-#define SYS_reboot 169
+#include "../init-syscalls.h"
 
-#define O_RDWR 2
-#define O_WRONLY 1
-#define REBOOT_MAGIC1 0xfee1dead
-#define REBOOT_MAGIC2 672274793
-#define REBOOT_CMD_RESTART 0x01234567
 #define SYSLOG_ACTION_CONSOLE_LEVEL 8
 
 /* include/uapi/linux/nsm.h */
@@ -63,31 +48,6 @@ static const unsigned char reply_prefix[] = {
 
 static unsigned char response[NSM_RESPONSE_MAX_SIZE];
 static char line[sizeof("NSM-ATTESTATION ") + 2 * NSM_RESPONSE_MAX_SIZE + 1];
-
-static long syscall5(long n, long a, long b, long c, long d, long e)
-{
-	long ret;
-	register long r10 __asm__("r10") = d;
-	register long r8 __asm__("r8") = e;
-	__asm__ volatile("syscall"
-			 : "=a"(ret)
-			 : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8)
-			 : "rcx", "r11", "memory");
-	return ret;
-}
-
-static long length(const char *s)
-{
-	long n = 0;
-	while (s[n])
-		n++;
-	return n;
-}
-
-static void say(const char *s)
-{
-	syscall5(SYS_write, 1, (long)s, length(s), 0, 0);
-}
 
 static char *put_hex(char *out, const unsigned char *bytes, unsigned long n)
 {
@@ -214,20 +174,7 @@ static void attest(void)
 
 void _start(void)
 {
-	long fd;
-
 	say("\neifkit attest: asking /dev/nsm for an attestation document\n");
 	attest();
-	syscall5(SYS_mount, (long)"sysfs", (long)"/sys", (long)"sysfs", 0, 0);
-	fd = syscall5(SYS_open, (long)"/sys/kernel/reboot/type", O_WRONLY, 0, 0, 0);
-	if (fd >= 0) {
-		syscall5(SYS_write, fd, (long)"triple", 6, 0, 0);
-		syscall5(SYS_close, fd, 0, 0, 0, 0);
-	}
-	say("eifkit attest: done, restarting\n");
-	syscall5(SYS_sync, 0, 0, 0, 0, 0);
-	syscall5(SYS_reboot, REBOOT_MAGIC1, REBOOT_MAGIC2, REBOOT_CMD_RESTART, 0, 0);
-	syscall5(SYS_exit, 0, 0, 0, 0, 0);
-	for (;;)
-		;
+	restart_machine("eifkit attest: done, restarting\n");
 }
