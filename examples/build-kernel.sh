@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Rebuild an example's bzImage from Debian's linux-source package, reproducibly.
 #
-#   examples/build-kernel.sh examples/hello/kernel-options.txt linux-source-6.1
+#   examples/build-kernel.sh examples/hello/kernel-options.txt linux-source-6.1=6.1.192-2
 #   examples/build-kernel.sh examples/attest/kernel-options.txt linux-source-6.12=6.12.117-1~deb12u1
 #
 # Arguments: the options file (one Kconfig symbol a line, '#' comments) and the Debian
