@@ -178,10 +178,10 @@ class TestBootedInQemu:
     def test_json_verdict(self, eifs, document_file):
         r = verify(document_file, eifs[0], "--allow-unsigned", "--json")
         assert r.returncode == 0, r.stdout + r.stderr
-        assert json.loads(r.stdout)["verified"] is True
+        assert json.loads(r.stdout)["Verified"] is True
         r = verify(document_file, eifs[1], "--allow-unsigned", "--json")
         assert r.returncode == 1, r.stdout + r.stderr
-        assert json.loads(r.stdout)["verified"] is False
+        assert json.loads(r.stdout)["Verified"] is False
 
     def test_document_pcrs_are_the_eifs_and_the_parents(self, eifs, document_file):
         assert_pcrs_are_the_eifs_and_the_parents(document_file.read_bytes(), eifs[0])
