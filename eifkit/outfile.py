@@ -51,6 +51,8 @@ class WriteStats:
     direct_off_reason: str | None = None
     # Seconds the producer waited for a staging buffer whose direct write was in flight.
     direct_wait: float = 0.0
+    # Seconds the producer waited for any write in flight (direct or buffered).
+    waited: float = 0.0
 
 
 def _pwrite_all(fd: int, data: memoryview, offset: int) -> None:
@@ -204,6 +206,13 @@ class OutputFile:
 
     def wait(self) -> None:
         """Wait for every write in flight (raising the first failure)."""
+        t0 = time.perf_counter()
+        try:
+            self._wait_all()
+        finally:
+            self.stats.waited += time.perf_counter() - t0
+
+    def _wait_all(self) -> None:
         errors: list[BaseException] = []
         for i, job in enumerate(self._pending):
             if job is not None:
@@ -237,6 +246,7 @@ class OutputFile:
             self._pending[self._current] = None
             t0 = time.perf_counter()
             job.result()
+            self.stats.waited += time.perf_counter() - t0
             if self._use_direct:
                 self.stats.direct_wait += time.perf_counter() - t0
                 if self.stats.direct_wait > self._slow_wait:

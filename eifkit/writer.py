@@ -19,6 +19,7 @@ import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from time import perf_counter
 from typing import Literal
 
 from .atomic import InputPaths, atomic_output, write_error
@@ -28,10 +29,34 @@ from .layout import Layout
 from .measure import DEFAULT_ALGORITHM, MeasureEngine, Measurements
 from .outfile import OutputFile, WriteStats
 from .sources import DEFAULT_BUFFER_SIZE, Source
-from .stream import Consume, copy_counted, walk
+from .stream import Consume, StageTimes, copy_counted, walk
 
 CrcMode = Literal["compute", "keep"]
 Progress = Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class WriteTimes:
+    """Where a write's wall time went, in seconds. The stages overlap (the second
+    SHA-384 stream and the disk writes run on other threads), so they are the time
+    the writing thread spent in each, and they add up to ``total``:
+
+    - ``measure``: hashing and CRC on this thread, including waiting for the second
+      stream's worker;
+    - ``read``: reading the inputs into the output's staging buffers;
+    - ``disk``: waiting for the disk (a staging buffer still being written, the last
+      writes, fsync, the rename);
+    - ``other``: the rest (layout, headers, signing).
+    """
+
+    total: float
+    measure: float
+    read: float
+    disk: float
+
+    @property
+    def other(self) -> float:
+        return max(0.0, self.total - self.measure - self.read - self.disk)
 
 
 @dataclass(frozen=True)
@@ -44,6 +69,7 @@ class WriteResult:
     measurements: Measurements
     header: EifHeader
     io: WriteStats
+    times: WriteTimes
 
 
 @dataclass(frozen=True)
@@ -111,6 +137,8 @@ def write(
         crc = "keep" if layout == "original" else "compute"
     engine = MeasureEngine(algo)
     pool = ThreadPoolExecutor(1, thread_name_prefix="eifkit-write")
+    times = StageTimes()
+    started = perf_counter()
     try:
         with atomic_output(target, fsync=fsync, inputs=inputs) as af:
             out = OutputFile(
@@ -118,7 +146,7 @@ def write(
             )
             try:
                 to_file = _ToFile(out)
-                walked = walk(image, layout, engine, to_file, progress)
+                walked = walk(image, layout, engine, to_file, progress, times)
                 if layout == "original":
                     for filler in image.fillers:
                         copy_counted(to_file, filler.source, filler.offset, _ignore, "filler")
@@ -133,11 +161,14 @@ def write(
                     os.ftruncate(af.fd, walked.size)
                 except OSError as e:
                     raise write_error(e, target) from None
+                finishing, waited = perf_counter(), out.stats.waited
             finally:
                 out.close()
     finally:
         pool.shutdown()
         engine.close()
+    ended = perf_counter()
+    disk = waited + (ended - finishing)
     return WriteResult(
         path=target,
         size=walked.size,
@@ -145,4 +176,10 @@ def write(
         measurements=measurements,
         header=header,
         io=out.stats,
+        times=WriteTimes(
+            total=ended - started,
+            measure=times.measure,
+            read=max(0.0, times.copy - times.measure - waited),
+            disk=disk,
+        ),
     )

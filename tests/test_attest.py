@@ -220,3 +220,28 @@ def test_cli_not_a_document_is_one_line_exit_2_for_decode(tmp_path):
     assert r.returncode == 2 and str(bad) in r.stderr and r.stderr.count("\n") == 1
     missing = eifkit("attest", "verify", str(tmp_path / "nope"))
     assert missing.returncode == 2 and "not found" in missing.stderr
+
+
+# ------------------------------------------------- QEMU's emulated NSM (recorded)
+
+QEMU_DOC = Path(__file__).parent / "data" / "attestation" / "qemu-nsm-attestation.hex"
+QEMU_ROLE = "arn:aws:iam::123456789012:role/eifkit-test"
+QEMU_INSTANCE = "i-0123456789abcdef0"
+
+
+def test_recorded_qemu_document_is_unsigned_and_carries_pcr3_pcr4():
+    data = QEMU_DOC.read_bytes()
+    doc = attest.decode(data)
+    assert doc.emulated_unsigned and doc.protected_header == {1: -1}
+    assert doc.module_id == "i-234-enc5678" and doc.nonce is None
+    strict = attest.verify(data)
+    assert {c.name for c in strict.checks if not c.ok} == {"cose-header", "signature", "chain"}
+    expect = attest.Expectations(
+        pcrs={3: attest.pcr_of_text(QEMU_ROLE), 4: attest.pcr_of_text(QEMU_INSTANCE)}
+    )
+    result = attest.verify(data, expect, allow_unsigned=True)
+    assert result.verified and result.unsigned
+    wrong = attest.Expectations(pcrs={4: attest.pcr_of_text("i-00000000000000000")})
+    assert [c.name for c in attest.verify(data, wrong, allow_unsigned=True).checks if not c.ok] == [
+        "pcr4"
+    ]

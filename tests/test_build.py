@@ -437,3 +437,27 @@ def test_rootfs_without_cmd_is_refused_unless_forced(tmp_path):
         BuildInputs(**base, rootfs=str(app), ramdisks=[str(HELLO / "init.cpio")], force=True)
     ) as built:
         assert any("--rootfs without --cmd" in f.message for f in built.findings)
+
+
+def test_build_timings_line_adds_up(tmp_path, capsys):
+    """--timings: one stderr line whose stages are each >= 0 and add up to no more than
+    the total (they are shares of one thread's wall time)."""
+    import re
+
+    from eifkit.cli import main
+
+    ramdisk = tmp_path / "r.bin"
+    ramdisk.write_bytes(os.urandom(3 << 20))
+    kernel = ROOT / "examples" / "hello" / "bzImage"
+    out = tmp_path / "o.eif"
+    argv = ["build", "--kernel", str(kernel), "--initrd", str(ramdisk), "--cmdline", "x"]
+    assert main([*argv, "--no-lint", "-q", "-o", str(out), "--timings"]) == 0
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if "timings:" in line]
+    assert len(lines) == 1, err
+    numbers = [float(x) for x in re.findall(r"(\d+\.\d\d) s", lines[0])]
+    total, stages = numbers[0], numbers[1:]
+    assert len(stages) == 5 and all(x >= 0 for x in stages)
+    assert sum(stages) <= total + 0.02
+    assert main([*argv, "--no-lint", "-q", "-o", str(out)]) == 0
+    assert "timings" not in capsys.readouterr().err

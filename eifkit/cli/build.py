@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import sys
+import time
 
 from .._version import __version__
 from ..build import BuildFinding, BuildInputs, build_image
 from ..errors import InputError
 from ..format import Arch
 from ..measure import ALGORITHMS, DEFAULT_ALGORITHM
+from ..writer import WriteTimes
 from .common import (
     EXIT_OK,
+    PROG,
     add_command,
     add_no_direct_io,
     add_output,
@@ -227,6 +231,12 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "survives a power loss (costs the disk's write speed)",
     )
     add_no_direct_io(p)
+    p.add_argument(
+        "--timings",
+        action="store_true",
+        help="say on stderr where the build's time went: inputs and lint, reading, "
+        "hashing and CRC, waiting for the disk",
+    )
 
 
 # BuildInputs fields that are options of the same name (dest); the others are mapped below.
@@ -265,6 +275,15 @@ def inputs_from_args(args: argparse.Namespace) -> BuildInputs:
         signing_certificate=signing[0] if signing else None,
         signer=signing[1] if signing else None,
         lint=not args.no_lint,
+    )
+
+
+def timings_line(total: float, t: WriteTimes) -> str:
+    before = max(0.0, total - t.total)
+    return (
+        f"timings: {total:.2f} s after start-up: inputs and lint {before:.2f} s, "
+        f"reading {t.read:.2f} s, hashing and CRC {t.measure:.2f} s, waiting for the disk "
+        f"{t.disk:.2f} s, other {t.other:.2f} s"
     )
 
 
@@ -308,6 +327,7 @@ def _from_image(args: argparse.Namespace) -> int:
 
 
 def _build(args: argparse.Namespace, inputs: BuildInputs) -> int:
+    started = time.perf_counter()
     with build_image(inputs) as built:
         for finding in built.findings:
             print_finding(finding)
@@ -321,6 +341,8 @@ def _build(args: argparse.Namespace, inputs: BuildInputs) -> int:
             algo=args.algo,
             fsync=args.fsync,
         )
+    if args.timings:
+        sys.stderr.write(f"{PROG}: {timings_line(time.perf_counter() - started, result.times)}\n")
     headline = (
         f"Built {result.path}: {result.size} bytes, {len(image.sections)} sections, "
         f"CRC32 {result.crc32:#010x}"
