@@ -5,6 +5,7 @@ verifier must catch, each of which must fail with the right check."""
 from __future__ import annotations
 
 import datetime as dt
+import os
 
 import cbor2
 import pytest
@@ -12,6 +13,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from eifkit import attest
+from eifkit.attest.describe import document_json, document_rows
 from tests.attest_pki import DROP, PCRS, T0, Doc, Pki, make_cert, make_doc, make_pki
 
 
@@ -329,3 +331,31 @@ def test_signed_document_under_allow_unsigned_is_fully_checked(pki):
     ok, _failed, result = run(make_doc(pki).encode(), pki, allow_unsigned=True)
     assert ok and not result.unsigned
     assert all("NOT CHECKED" not in c.detail for c in result.checks)
+
+
+def test_mutated_documents_never_escape_as_exceptions(pki):
+    """Byte flips, truncations and insertions anywhere in a signed document: verify()
+    always returns a verdict (never raises) and never passes a changed document."""
+    import random
+
+    good = make_doc(pki, public_key=b"K" * 40).encode()
+    rng = random.Random(1)
+    for _ in range(int(os.environ.get("EIFKIT_ATTEST_MUTATIONS", "600"))):
+        data = bytearray(good)
+        kind = rng.randrange(3)
+        at = rng.randrange(len(data))
+        if kind == 0:
+            data[at] ^= 1 << rng.randrange(8)
+        elif kind == 1:
+            del data[at:]
+        else:
+            data[at:at] = bytes([rng.randrange(256)])
+        result = attest.verify(bytes(data), root=pki.root.der, at=T0)
+        if bytes(data) != good:
+            assert not result.verified, (kind, at)
+        for form in (bytes(data), bytes(data).hex().encode()):
+            try:
+                doc = attest.decode(form)
+            except attest.AttestationError:
+                continue
+            assert document_rows(doc) and document_json(doc)["ModuleId"] == doc.module_id

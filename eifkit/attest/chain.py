@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from importlib import resources
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.verification import (
@@ -30,6 +30,16 @@ from cryptography.x509.verification import (
 
 from ..inputs import CERTIFICATE_FILE_LIMIT, read_input_file
 from .document import AttestationError
+
+# What pyca/cryptography raises when a lazily parsed field of a certificate from an
+# untrusted document is malformed (KeyError: an unknown string type in a name).
+CERTIFICATE_FIELD_ERRORS = (
+    ValueError,
+    KeyError,
+    TypeError,
+    UnsupportedAlgorithm,
+    x509.InvalidVersion,
+)
 
 AWS_ROOT_FILE = "aws-nitro-root-g1.der"
 AWS_ROOT_SHA256 = "641a0321a3e244efe456463195d606317ed7cdcc3c1756e09893f3c68f79bb5b"
@@ -54,7 +64,7 @@ def load_root_file(path: str) -> bytes:
             return x509.load_pem_x509_certificate(data).public_bytes(Encoding.DER)
         x509.load_der_x509_certificate(data)
         return data
-    except ValueError as e:
+    except CERTIFICATE_FIELD_ERRORS as e:
         raise AttestationError(f"not a PEM or DER certificate: {e}", path=path) from None
 
 
@@ -68,7 +78,7 @@ class ChainVerdict:
 def _parse(der: bytes, name: str) -> x509.Certificate:
     try:
         return x509.load_der_x509_certificate(der)
-    except ValueError as e:
+    except CERTIFICATE_FIELD_ERRORS as e:
         raise AttestationError(f"not a DER certificate: {e}", field=name) from None
 
 
@@ -131,6 +141,13 @@ def check_chain(certificate: bytes, cabundle: tuple[bytes, ...], at: _dt.datetim
         certs = [_parse(der, n) for der, n in zip((*cabundle, certificate), names, strict=True)]
     except AttestationError as e:
         return ChainVerdict(False, str(e))
+    try:
+        return _check_chain(certs, names, at)
+    except CERTIFICATE_FIELD_ERRORS as e:
+        return ChainVerdict(False, f"a certificate does not parse: {e!r}")
+
+
+def _check_chain(certs: list[x509.Certificate], names: list[str], at: _dt.datetime) -> ChainVerdict:
     for i, (cert, name) in enumerate(zip(certs, names, strict=True)):
         problem = _check_p384(cert, name) or _validity(cert, name, at)
         if problem is None and i + 1 < len(certs):

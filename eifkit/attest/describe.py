@@ -12,7 +12,7 @@ from cryptography import x509
 
 from ..jsonfmt import OrderedObject
 from ..timefmt import rfc3339
-from .chain import AWS_ROOT_SHA256
+from .chain import AWS_ROOT_SHA256, CERTIFICATE_FIELD_ERRORS
 from .document import AttestationDocument
 
 
@@ -23,14 +23,21 @@ def certificate_json(der: bytes) -> OrderedObject:
         return out
     try:
         cert = x509.load_der_x509_certificate(der)
-    except ValueError as e:
+    except CERTIFICATE_FIELD_ERRORS as e:
         out["Note"] = f"not a DER certificate: {e}"
         return out
-    out["Subject"] = cert.subject.rfc4514_string()
-    out["Issuer"] = cert.issuer.rfc4514_string()
-    out["Serial"] = format(cert.serial_number, "x")
-    out["NotBefore"] = rfc3339(cert.not_valid_before_utc)
-    out["NotAfter"] = rfc3339(cert.not_valid_after_utc)
+    try:
+        fields = OrderedObject(
+            Subject=cert.subject.rfc4514_string(),
+            Issuer=cert.issuer.rfc4514_string(),
+            Serial=format(cert.serial_number, "x"),
+            NotBefore=rfc3339(cert.not_valid_before_utc),
+            NotAfter=rfc3339(cert.not_valid_after_utc),
+        )
+    except CERTIFICATE_FIELD_ERRORS as e:
+        out["Note"] = f"a certificate whose fields do not parse: {e!r}"
+        return out
+    out.update(fields)
     if out["Sha256"] == AWS_ROOT_SHA256:
         out["Note"] = "the AWS Nitro Enclaves root G1"
     return out

@@ -37,6 +37,7 @@ CERT_MAX = 1024
 PUBLIC_KEY_MAX = 1024
 USER_DATA_MAX = 1024  # 2.2; 3.2.2.2 says 512 (see the module docstring)
 NONCE_MAX = 1024
+TIMESTAMP_LIMIT = 253402300800000  # 10000-01-01T00:00:00Z in ms: a uint64 a date can hold
 
 MANDATORY = ("module_id", "digest", "timestamp", "pcrs", "certificate", "cabundle")
 OPTIONAL = ("public_key", "user_data", "nonce")
@@ -143,9 +144,10 @@ def decode_payload(payload: bytes) -> dict[str, Any]:
     if value["digest"] != "SHA384":
         raise AttestationError(f"found {value['digest']!r}, expected 'SHA384'", field="digest")
     timestamp = value["timestamp"]
-    if type(timestamp) is not int or not 0 < timestamp < 1 << 64:
+    if type(timestamp) is not int or not 0 < timestamp < TIMESTAMP_LIMIT:
         raise AttestationError(
-            f"found {timestamp!r}, expected an integer 1..2^64-1 (ms)", field="timestamp"
+            f"found {timestamp!r}, expected milliseconds since 1970 before the year 10000",
+            field="timestamp",
         )
     return {
         "module_id": module_id,

@@ -16,6 +16,7 @@ import re
 
 from cryptography import x509
 
+from .chain import CERTIFICATE_FIELD_ERRORS
 from .document import AttestationError
 
 INPUT_LIMIT = 1 << 20  # a document is ~5 KB; its hex in a certificate ~10 KB
@@ -41,7 +42,7 @@ def cose_bytes(data: bytes) -> tuple[bytes, str]:
     if text.startswith(b"-----BEGIN CERTIFICATE-----"):
         try:
             cert = x509.load_pem_x509_certificate(text)
-        except ValueError as e:
+        except CERTIFICATE_FIELD_ERRORS as e:
             raise AttestationError(f"a PEM certificate that does not parse: {e}") from None
         return _from_certificate(cert), "pem-certificate"
     if text.startswith(b"{"):
@@ -94,7 +95,7 @@ def _from_json(text: bytes) -> bytes:
 def _der_certificate(data: bytes) -> x509.Certificate:
     try:
         return x509.load_der_x509_certificate(data)
-    except ValueError as e:
+    except CERTIFICATE_FIELD_ERRORS as e:
         raise AttestationError(f"a DER certificate that does not parse: {e}") from None
 
 
@@ -105,6 +106,10 @@ def _from_certificate(cert: x509.Certificate) -> bytes:
         raise AttestationError(
             "a certificate without subject alternative names, so no attestation document",
             field="subjectAltName",
+        ) from None
+    except CERTIFICATE_FIELD_ERRORS as e:
+        raise AttestationError(
+            f"the certificate's extensions do not parse: {e}", field="subjectAltName"
         ) from None
     names = san.get_values_for_type(x509.DNSName)
     if not names:

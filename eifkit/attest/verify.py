@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from ..errors import SignatureError
 from ..signing.cose import CoseSign1
 from ..signing.verify import Check
-from .chain import aws_nitro_root, check_chain
+from .chain import CERTIFICATE_FIELD_ERRORS, aws_nitro_root, check_chain
 from .document import AttestationDocument, AttestationError, decode_cose
 from .inputform import cose_bytes
 
@@ -137,9 +137,12 @@ def _signature_check(doc: AttestationDocument, leaf: object, header_ok: bool) ->
             if isinstance(leaf, x509.Certificate)
             else x509.load_der_x509_certificate(doc.certificate)
         )
-    except ValueError as e:
+    except CERTIFICATE_FIELD_ERRORS as e:
         return Check("signature", False, f"certificate does not parse: {e}")
-    key = cert.public_key()
+    try:
+        key = cert.public_key()
+    except CERTIFICATE_FIELD_ERRORS as e:
+        return Check("signature", False, f"the certificate's key does not parse: {e!r}")
     if not isinstance(key, ec.EllipticCurvePublicKey) or key.curve.name != "secp384r1":
         return Check("signature", False, "the certificate's key is not ECDSA P-384")
     cose = CoseSign1(doc.protected, doc.unprotected_header, doc.payload, doc.signature)
