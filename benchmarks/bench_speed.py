@@ -131,6 +131,8 @@ def main() -> None:
     rows: list[tuple[str, list[str], list[Path]]] = [
         ("build", [*build_args, "-o", str(out_eif)], build_reads),
         ("build --no-lint", [*build_args, "--no-lint", "-o", str(out_eif)], build_reads),
+        ("build --no-direct-io", [*build_args, "--no-direct-io", "-o", str(out_eif)], build_reads),
+        ("build --fsync", [*build_args, "--fsync", "-o", str(out_eif)], build_reads),
         ("describe", ["describe", str(eif)], [eif]),
         ("describe --json", ["describe", "--json", str(eif)], [eif]),
         ("pcr", ["pcr", str(eif)], [eif]),
