@@ -117,7 +117,8 @@ def _check_header_values(inputs: BuildInputs) -> None:
         raise InputError("--default-memory and --default-cpus must be positive")
     if inputs.default_mem >= U64_LIMIT or inputs.default_cpus >= U64_LIMIT:
         raise InputError("--default-memory and --default-cpus must fit 64 bits")
-    ramdisks = len(inputs.ramdisks) + bool(inputs.bootstrap) + bool(inputs.rootfs)
+    ramdisks = len(inputs.ramdisks) + len(inputs.ramdisk_sources)
+    ramdisks += bool(inputs.bootstrap) + bool(inputs.rootfs)
     signature = inputs.signer is not None or inputs.signing_certificate is not None
     sections = 3 + ramdisks + len(inputs.extra_sections) + signature
     if sections > MAX_SECTIONS:
@@ -140,7 +141,7 @@ def build_image(inputs: BuildInputs) -> BuiltImage:
     arch, findings, kernel_release = choose_arch(
         inputs.kernel, inputs.arch, force=inputs.force, eif_build_compat=inputs.eif_build_compat
     )
-    if not (inputs.ramdisks or inputs.bootstrap or inputs.rootfs):
+    if not (inputs.ramdisks or inputs.ramdisk_sources or inputs.bootstrap or inputs.rootfs):
         raise InputError(
             "at least one ramdisk is needed: --initrd FILE, --bootstrap DIR or --rootfs DIR",
             field="ramdisk",
@@ -159,8 +160,9 @@ def build_image(inputs: BuildInputs) -> BuiltImage:
     if inputs.output is not None:
         check_output_not_input(inputs.output, inputs.input_files())
     kernel = FileSource.open(inputs.kernel, "kernel")
-    sources: list[Source] = [FileSource.open(r, "ramdisk") for r in inputs.ramdisks]
-    labels = list(inputs.ramdisks)
+    sources: list[Source] = [source for _, source in inputs.ramdisk_sources]
+    sources += [FileSource.open(r, "ramdisk") for r in inputs.ramdisks]
+    labels = [label for label, _ in inputs.ramdisk_sources] + list(inputs.ramdisks)
     made: list[FolderRamdisk] = []
     try:
         if inputs.bootstrap:

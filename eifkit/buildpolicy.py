@@ -19,7 +19,7 @@ from .errors import InputError
 from .format import Arch
 from .inputs import archive_mtime, utf8_text
 from .metadata import BuildInfo, Metadata, parse_kernel_config
-from .sources import FileSource, Source
+from .sources import FileSource, GeneratedSource, Source
 from .timefmt import default_build_time, is_rfc3339
 
 # eif_build's own values, used by --eif-build-compat.
@@ -197,6 +197,10 @@ def lint_ramdisks(
 
     findings: list[BuildFinding] = []
     for i, (source, label) in enumerate(zip(sources, labels, strict=True)):
+        if isinstance(source, GeneratedSource):
+            said = source.lint(i, arch.value, kernel_release) if source.lint else []
+            findings += [BuildFinding(level, message, label) for level, message in said]
+            continue
         info = inspect_ramdisk(source, i, arch.value, kernel_release=kernel_release)
         for f in info.findings:
             certain = f.level == "error" and info.format in _READABLE_RAMDISK_FORMATS

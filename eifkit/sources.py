@@ -306,6 +306,61 @@ class DeferredSource:
         return "<made while writing>"
 
 
+@dataclass(frozen=True)
+class GeneratedSource:
+    """Bytes made while they are read: each call of ``produce()`` gives a fresh
+    iterator of pieces (any sizes) that add up to exactly ``length`` bytes, e.g. a cpio
+    archive written from an index straight into the EIF, never stored whole. Reading
+    it twice makes it twice. ``label`` is what :meth:`describe` says.
+
+    ``lint`` (optional): the build's look inside it, since it cannot be opened as a
+    file: ``lint(index, arch, kernel_release)`` gives ``(level, message)`` pairs."""
+
+    length: int
+    produce: Callable[[], Iterator[bytes]]
+    label: str
+    lint: Callable[[int, str, str | None], list[tuple[str, str]]] | None = None
+
+    @property
+    def size(self) -> int:
+        return self.length
+
+    def chunks(self, buffer_size: int = DEFAULT_BUFFER_SIZE) -> Iterator[memoryview]:
+        return self.read_into(_one_buffer(buffer_size, self.length))
+
+    def read_into(self, space: Space) -> Iterator[memoryview]:
+        """The pieces copied into the buffers ``space`` gives, each filled before it is
+        handed on (the last may be short); more bytes than ``length`` is an error."""
+        pieces = self.produce()
+        try:
+            done, target, filled = 0, memoryview(b""), 0
+            for piece in pieces:
+                view = memoryview(piece)
+                while view:
+                    if filled == len(target):
+                        if filled:
+                            yield target
+                            done += filled
+                        target, filled = space(self.length - done), 0
+                        if not len(target):
+                            raise InputError(
+                                f"{self.label} made more than the {self.length} bytes it promised"
+                            )
+                    n = min(len(view), len(target) - filled)
+                    target[filled : filled + n] = view[:n]
+                    filled += n
+                    view = view[n:]
+            if filled:
+                yield target[:filled]
+        finally:
+            close = getattr(pieces, "close", None)
+            if close is not None:
+                close()
+
+    def describe(self) -> str:
+        return self.label
+
+
 class RangeFile(io.RawIOBase):
     """A read-only, seekable file object over ``length`` bytes of ``file`` at ``offset``.
 

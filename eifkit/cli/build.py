@@ -282,8 +282,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _from_image(args: argparse.Namespace) -> int:
-    import tempfile
-
     from ..container import open_image
     from ..container.bootstrap import Blobs
     from ..container.eif import nitro_cli_build_inputs
@@ -291,15 +289,11 @@ def _from_image(args: argparse.Namespace) -> int:
 
     blobs = Blobs.find(args.blobs)
     platform = {"x86_64": "amd64", "aarch64": "arm64"}.get(args.arch or "")
-    with (
-        open_image(args.container_image, arch=platform) as image,
-        tempfile.TemporaryDirectory(prefix="eifkit-image.") as folder,
-    ):
+    with open_image(args.container_image, arch=platform) as image:
         inputs, customer = nitro_cli_build_inputs(
             inputs_from_args(args),
             image,
             blobs,
-            folder,
             implicit_dir_mtime=source_date_epoch() or 0,
         )
         for message in customer.warnings:

@@ -18,6 +18,7 @@ import json
 import os
 import re
 import sys
+import threading
 from dataclasses import dataclass
 from typing import Any, BinaryIO, cast
 
@@ -163,11 +164,14 @@ def sniff_compression(location: BlobLocation) -> str:
     return "tar"
 
 
-def verify_blob(location: BlobLocation, digest: str) -> None:
-    """Stream the blob once (``BUFFER_SIZE`` at a time) and check its sha256."""
+def verify_blob(location: BlobLocation, digest: str, stop: threading.Event | None = None) -> None:
+    """Stream the blob once (``BUFFER_SIZE`` at a time) and check its sha256; when
+    ``stop`` is set meanwhile, return at once, unchecked (its reader gave up)."""
+    buffer = bytearray(BUFFER_SIZE)
     with _HashingReader(location) as reader:
-        while reader.read(BUFFER_SIZE):
-            pass
+        while reader.readinto(buffer):
+            if stop is not None and stop.is_set():
+                return
         reader.check(digest)
 
 
