@@ -21,10 +21,11 @@ from .buildpolicy import (
     BuildFinding,
     FolderRamdisk,
     check_app_lines,
+    check_cpio_format,
     choose_arch,
     choose_metadata,
+    folder_ramdisk,
     lint_ramdisks,
-    ramdisk_from_folder,
 )
 from .errors import InputError
 from .format import MAX_SECTIONS, Arch, EifHeader, SectionType
@@ -147,6 +148,7 @@ def build_image(inputs: BuildInputs) -> BuiltImage:
             field="ramdisk",
         )
     check_app_lines(inputs.cmd, inputs.env, inputs.rootfs)
+    check_cpio_format(inputs)
     if inputs.rootfs and not inputs.cmd:
         no_cmd = (
             "--rootfs without --cmd: nitro-cli's init would have nothing to run (nitro-cli "
@@ -165,14 +167,13 @@ def build_image(inputs: BuildInputs) -> BuiltImage:
     labels = [label for label, _ in inputs.ramdisk_sources] + list(inputs.ramdisks)
     made: list[FolderRamdisk] = []
     try:
+        form = inputs.cpio_format
         if inputs.bootstrap:
-            made.append(ramdisk_from_folder(inputs.bootstrap, "bootstrap.cpio"))
-            sources.insert(0, made[-1].source)
+            sources.insert(0, folder_ramdisk(inputs.bootstrap, "bootstrap.cpio", form, made))
             labels.insert(0, inputs.bootstrap)
         if inputs.rootfs:
             app = (inputs.cmd, inputs.env)
-            made.append(ramdisk_from_folder(inputs.rootfs, "app.cpio", app=app))
-            sources.append(made[-1].source)
+            sources.append(folder_ramdisk(inputs.rootfs, "app.cpio", form, made, app=app))
             labels.append(inputs.rootfs)
         image = _assemble(inputs, arch, kernel, cmd, meta.to_bytes(), sources)
         if inputs.lint:

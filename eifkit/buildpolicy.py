@@ -267,6 +267,42 @@ def pack_folder(
         ) from None
 
 
+CPIO_FORMATS = ("eifkit", "nitro-cli")
+
+
+def check_cpio_format(inputs: BuildInputs) -> None:
+    """``cpio_format`` is known, and "nitro-cli" comes with a folder to apply it to."""
+    if inputs.cpio_format not in CPIO_FORMATS:
+        raise InputError(
+            f"cpio format {inputs.cpio_format!r} is not one of {', '.join(CPIO_FORMATS)}"
+        )
+    if inputs.cpio_format == "nitro-cli" and not (inputs.bootstrap or inputs.rootfs):
+        raise InputError("--cpio-format nitro-cli goes with --bootstrap or --rootfs")
+
+
+def folder_ramdisk(
+    folder: str,
+    name: str,
+    cpio_format: str,
+    made: list[FolderRamdisk],
+    *,
+    app: tuple[Sequence[str], Sequence[str]] | None = None,
+) -> Source:
+    """The ramdisk of ``folder`` (a bootstrap one, or an app one with ``app = (cmd,
+    env)``) in ``cpio_format``: eifkit's (a temporary cpio named ``name``, added to
+    ``made``) or nitro-cli's (made in memory or while it is read; no file)."""
+    if cpio_format == "nitro-cli":
+        from .container.bootstrap import Blobs
+        from .container.folder import rootfs_source
+        from .container.ramdisks import bootstrap_source
+
+        if app is None:
+            return bootstrap_source(Blobs.find(folder))
+        return rootfs_source(folder, app[0], app[1])
+    made.append(ramdisk_from_folder(folder, name, app=app))
+    return made[-1].source
+
+
 def ramdisk_from_folder(
     folder: str, name: str, *, app: tuple[Sequence[str], Sequence[str]] | None = None
 ) -> FolderRamdisk:

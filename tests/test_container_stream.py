@@ -11,6 +11,7 @@ import io
 import json
 import os
 import shutil
+import stat
 import tarfile
 from pathlib import Path
 
@@ -20,11 +21,12 @@ from eifkit.build import BuildInputs, build_image
 from eifkit.container import open_image
 from eifkit.container.bootstrap import Blobs
 from eifkit.container.eif import nitro_cli_build_inputs
+from eifkit.container.folder import rootfs_source
 from eifkit.container.linuxkit import CpioEntry, LayerBytes, NewcEncoder, newc_size
 from eifkit.errors import InputError
 from eifkit.sources import GeneratedSource
 from eifkit.writer import write
-from tests.test_container_cli import CASES, NITRO, _blobs, run
+from tests.test_container_cli import CASES, NITRO, _blobs, _index, run
 
 
 def _built_both_ways(tmp_path: Path, image_spec: str, blobs: Path) -> tuple[bytes, bytes]:
@@ -124,12 +126,15 @@ def _docker_save(path: Path, files: dict[str, bytes]) -> Path:
             info = tarfile.TarInfo(name)
             info.size, info.mode, info.mtime = len(data), 0o644, 1_700_000_000
             tar.addfile(info, io.BytesIO(data))
-    layer_bytes = layer.getvalue()
+    return _save_of_layer(path, layer.getvalue())
+
+
+def _save_of_layer(path: Path, layer_bytes: bytes, cmd: tuple[str, ...] = ("/bin/app",)) -> Path:
     config = json.dumps(
         {
             "architecture": "amd64",
             "os": "linux",
-            "config": {"Cmd": ["/bin/app"]},
+            "config": {"Cmd": list(cmd), "Env": ["A=1"]},
             "rootfs": {
                 "type": "layers",
                 "diff_ids": ["sha256:" + hashlib.sha256(layer_bytes).hexdigest()],
@@ -177,3 +182,104 @@ def test_a_module_in_the_image_is_linted_as_in_the_written_ramdisk(tmp_path):
     assert problem in streamed and problem in ordinary
     refusal = [line.split("ramdisk 1's")[1] for line in (streamed, ordinary)]
     assert refusal[0] == refusal[1]
+
+
+def _extract_layer(case: str, into: Path) -> None:
+    """The only layer of a vector image, extracted by Python's tarfile (not eifkit)
+    with its owners, modes and mtimes, as a user would with ``tar --same-owner -xpf``."""
+    with tarfile.open(NITRO / case / "docker-save.tar") as save:
+        (legacy,) = json.load(save.extractfile("manifest.json"))  # type: ignore[arg-type]
+        assert len(legacy["Layers"]) == 1
+        layer = save.extractfile(legacy["Layers"][0])
+        with tarfile.open(fileobj=io.BytesIO(layer.read())) as tar:  # type: ignore[union-attr]
+            tar.extractall(into, numeric_owner=True, filter="fully_trusted")
+            # tarfile leaves a symlink's own mtime at "now" (GNU tar sets it)
+            for info in tar:
+                if info.issym():
+                    times = (info.mtime, info.mtime)
+                    os.utime(into / info.name, times, follow_symlinks=False)
+
+
+def _items(path: Path) -> list[str]:
+    return path.read_bytes().decode().splitlines()
+
+
+ONE_LAYER_CASES = [
+    c for c in CASES if c in ("c1-entrypoint-only", "c2-cmd-entrypoint-env", "c5-names-mtimes-ids")
+]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="keeping the vectors' owners needs root")
+@pytest.mark.parametrize("case", ONE_LAYER_CASES)
+def test_rootfs_folder_in_nitro_cli_form_is_nitro_clis_customer_ramdisk(tmp_path, case):
+    rootfs = tmp_path / "rootfs"
+    _extract_layer(case, rootfs)
+    blobs = _blobs(tmp_path, b"console=ttyS0\n")
+    args = ["--cmd=" + item for item in _items(NITRO / case / "cmd")]
+    args += ["--env=" + item for item in _items(NITRO / case / "env")]
+    if not _items(NITRO / case / "cmd"):  # c5: Cmd [] (nitro-cli runs nothing)
+        args.append("--force")
+    eif = tmp_path / "a.eif"
+    code, stdout, err = run(
+        "build", "--kernel", str(blobs / "bzImage"), "--cmdline", "console=ttyS0",
+        "--bootstrap", str(blobs), "--rootfs", str(rootfs), "--cpio-format", "nitro-cli",
+        *args, "-o", str(eif),
+    )  # fmt: skip
+    assert code == 0, err
+    assert f"PCR2  {_index()[case]['PCR2']}" in stdout
+    built = eif.read_bytes()
+    for expected in (NITRO / case / "customer.cpio", NITRO / "bootstrap" / "bootstrap.cpio"):
+        assert expected.read_bytes() in built
+    # the default form is eifkit's own: not nitro-cli's bytes (and it keeps the blob
+    # files' modes: _blobs's init is 0644, which the nitro-cli form ignores)
+    (blobs / "init").chmod(0o755)
+    code, stdout, err = run(
+        "build", "--kernel", str(blobs / "bzImage"), "--cmdline", "console=ttyS0",
+        "--bootstrap", str(blobs), "--rootfs", str(rootfs), *args, "-o", str(eif),
+    )  # fmt: skip
+    assert code == 0 and f"PCR2  {_index()[case]['PCR2']}" not in stdout, err
+
+
+def test_nitro_cli_form_needs_a_folder(tmp_path):
+    blobs = _blobs(tmp_path, b"console=ttyS0\n")
+    code, _, err = run(
+        "build", "--kernel", str(blobs / "bzImage"), "--cmdline", "x", "--initrd",
+        str(blobs / "init"), "--cpio-format", "nitro-cli", "-o", str(tmp_path / "a.eif"),
+    )  # fmt: skip
+    assert code == 2 and "goes with --bootstrap or --rootfs" in err
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="device nodes and owners need root")
+def test_rootfs_folder_in_nitro_cli_form_is_the_image_of_its_tar(tmp_path):
+    """A folder with what a layer may hold (hard links, a FIFO, a device, setuid, owners,
+    an empty folder, a socket, which Docker skips) gives the same ramdisk as the image
+    whose one layer is Python's tar of it (eifkit's layer path, not the folder walk)."""
+    import socket
+
+    root = tmp_path / "rootfs"
+    (root / "bin").mkdir(parents=True)
+    (root / "bin" / "app").write_bytes(b"#!/bin/sh\necho hi\n")
+    (root / "bin" / "app").chmod(0o4755)
+    os.link(root / "bin" / "app", root / "bin" / "again")
+    (root / "bin" / "sh").symlink_to("app")
+    (root / "empty").mkdir(mode=0o700)
+    os.chown(root / "empty", 1000, 1001)
+    os.mkfifo(root / "pipe")
+    os.mknod(root / "null", 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+    with socket.socket(socket.AF_UNIX) as s:
+        s.bind(str(root / "sock"))
+    for n, path in enumerate(sorted(root.rglob("*"), reverse=True)):
+        os.utime(path, (1_600_000_000 + n, 1_600_000_000 + n), follow_symlinks=False)
+    layer = io.BytesIO()
+    with tarfile.open(fileobj=layer, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for path in sorted(root.rglob("*")):
+            if not path.is_socket():
+                tar.add(path, arcname=str(path.relative_to(root)), recursive=False)
+    image = _save_of_layer(tmp_path / "save.tar", layer.getvalue(), ("/bin/app", "x"))
+    from_image = tmp_path / "image.cpio"
+    assert run("initramfs", "--image", str(image), "-o", str(from_image))[0] == 0
+    source = rootfs_source(str(root), ["/bin/app", "x"], ["A=1"])
+    from_folder = b"".join(bytes(c) for c in source.chunks(buffer_size=1000))
+    assert from_folder == from_image.read_bytes()
+    assert b"rootfs/bin/again" in from_folder and b"rootfs/pipe" in from_folder
+    assert b"rootfs/sock" not in from_folder

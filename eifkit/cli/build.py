@@ -98,7 +98,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     g = p.add_argument_group(
         "ramdisks made on the fly",
         "Order in the EIF: --bootstrap, then the --initrd files, then --rootfs. Made like "
-        "`eifkit initramfs` (reproducible; mtime from SOURCE_DATE_EPOCH, else 0).",
+        "`eifkit initramfs` (reproducible; mtime from SOURCE_DATE_EPOCH, else 0), or as "
+        "nitro-cli makes them with --cpio-format nitro-cli.",
     )
     g.add_argument(
         "--bootstrap",
@@ -110,6 +111,16 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         metavar="DIR",
         help="make an app ramdisk in nitro-cli's layout: rootfs/ from DIR, plus "
         "the files cmd and env (--cmd is needed, unless --force)",
+    )
+    g.add_argument(
+        "--cpio-format",
+        choices=("eifkit", "nitro-cli"),
+        default="eifkit",
+        help="eifkit (default): as above; nitro-cli: the bytes nitro-cli 1.5.0 would "
+        "make: --bootstrap DIR as a blobs folder (its init and nsm.ko), --rootfs DIR as "
+        "the filesystem of a one-layer image with --cmd/--env as its Cmd/Env (owners, "
+        "modes and mtimes taken from DIR, so keep them as the image has them; "
+        "SOURCE_DATE_EPOCH is not used)",
     )
     g.add_argument(
         "--cmd",
@@ -245,6 +256,7 @@ SAME_NAMED = [
     "default_cpus",
     "bootstrap",
     "rootfs",
+    "cpio_format",
     "cmd",
     "env",
     "eif_build_compat",

@@ -12,9 +12,9 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Protocol
 
 from ..atomic import atomic_output
 from ..errors import EifError, FormatError, InputError
@@ -190,18 +190,36 @@ def customer_entries(
     return index.entries(), index.warnings
 
 
-def customer_pieces(image: ContainerImage, index: CustomerIndex) -> Iterator[bytes]:
+class FileData(Protocol):
+    """Where an index's file data is read from (:class:`LayerData`, or the files of a
+    folder): ``read`` gives the bytes of one :class:`LayerBytes`; ``close`` ends."""
+
+    def read(self, where: LayerBytes) -> Iterator[bytes]: ...
+
+    def close(self) -> None: ...
+
+
+def index_pieces(
+    index: CustomerIndex, data: FileData, finish: Callable[[], None] | None = None
+) -> Iterator[bytes]:
     """The bytes of the customer ramdisk of ``index`` in pieces, file data read from
-    ``image``'s layers as it is reached (each layer opened once, closed at the end);
-    the last piece comes after the layers' background digest checks, if any, passed."""
-    data = LayerData(image)
+    ``data`` as it is reached (closed at the end); the last piece comes only after
+    ``finish()`` (if given) returned."""
     try:
         yield from NewcEncoder(data.read).archive(index.entries())
-        image.wait_for_checks()
-    except EifError as e:
-        raise e.with_path(image.source) from None
+        if finish is not None:
+            finish()
     finally:
         data.close()
+
+
+def customer_pieces(image: ContainerImage, index: CustomerIndex) -> Iterator[bytes]:
+    """:func:`index_pieces` from ``image``'s layers (each opened once); the last piece
+    comes after the layers' background digest checks, if any, passed."""
+    try:
+        yield from index_pieces(index, LayerData(image), image.wait_for_checks)
+    except EifError as e:
+        raise e.with_path(image.source) from None
 
 
 def pack_customer_ramdisk(

@@ -1,17 +1,18 @@
-"""nitro-cli's two ramdisks of an image as EIF section sources, never written to disk.
+"""nitro-cli's ramdisks as EIF section sources, never written to disk.
 
 The bootstrap ramdisk (``dev/``, ``init``, ``nsm.ko``) is small and packed in memory.
-The customer ramdisk is made while the EIF is written: its size is computed from the
-index of the applied layers (names and sizes, no data), and its bytes are encoded
-straight into the writer's buffers, file data read from the layers as it is reached,
-so the EIF writer hashes, CRCs and writes them in the same pass that makes them.
-Its build lint (kernel modules for another kernel or CPU, as ``inspect_ramdisk``
-finds them in a ramdisk file) reads only the ``.ko`` files' bytes.
+A customer ramdisk is made while the EIF is written: its size is computed from the
+index (names and sizes, no data), and its bytes are encoded straight into the
+writer's buffers, file data read (from an image's layers, or from a folder's files)
+as it is reached, so the EIF writer hashes, CRCs and writes them in the same pass
+that makes them. Its build lint (kernel modules for another kernel or CPU, as
+``inspect_ramdisk`` finds them in a ramdisk file) reads only the ``.ko`` files' bytes.
 """
 
 from __future__ import annotations
 
 import io
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from ..inspect.kmod import MODULE_READ_LIMIT, ModuleInfo, module_info
@@ -22,10 +23,12 @@ from .image import ContainerImage
 from .linuxkit import LayerBytes, newc_size
 from .nitro import (
     CustomerIndex,
+    FileData,
     LayerData,
     config_warnings,
     customer_index,
     customer_pieces,
+    index_pieces,
 )
 from .rootfs import FILE
 
@@ -48,9 +51,8 @@ class CustomerSource:
     warnings: tuple[str, ...]
 
 
-def _modules(image: ContainerImage, index: CustomerIndex) -> list[tuple[str, ModuleInfo]]:
+def _modules(index: CustomerIndex, data: FileData) -> list[tuple[str, ModuleInfo]]:
     found: list[tuple[str, ModuleInfo]] = []
-    data = LayerData(image)
     try:
         for entry in index.entries():
             if len(found) >= MAX_MODULES:
@@ -65,6 +67,28 @@ def _modules(image: ContainerImage, index: CustomerIndex) -> list[tuple[str, Mod
     return found
 
 
+def index_source(
+    index: CustomerIndex,
+    open_data: Callable[[], FileData],
+    label: str,
+    produce: Callable[[], Iterator[bytes]] | None = None,
+) -> GeneratedSource:
+    """The customer ramdisk of ``index`` as a :class:`GeneratedSource` whose file
+    data comes from ``open_data()`` (called again for each read); ``produce``
+    replaces the plain :func:`index_pieces` (to check something at the end)."""
+
+    def lint(n: int, arch: str, kernel_release: str | None) -> list[tuple[str, str]]:
+        found = module_findings(n, _modules(index, open_data()), arch, kernel_release)
+        return [(f.level, f.message) for f in found]
+
+    return GeneratedSource(
+        length=newc_size(index.entries()),
+        produce=produce or (lambda: index_pieces(index, open_data())),
+        label=label,
+        lint=lint,
+    )
+
+
 def customer_source(image: ContainerImage, *, implicit_dir_mtime: int = 0) -> CustomerSource:
     """nitro-cli 1.5.0's customer ramdisk for ``image`` as a :class:`GeneratedSource`
     (the layers are indexed now; file data is read when the source is read). The
@@ -72,16 +96,11 @@ def customer_source(image: ContainerImage, *, implicit_dir_mtime: int = 0) -> Cu
     last bytes come only when they passed."""
     image.check_layers_in_background()
     index = customer_index(image, implicit_dir_mtime=implicit_dir_mtime)
-
-    def lint(n: int, arch: str, kernel_release: str | None) -> list[tuple[str, str]]:
-        found = module_findings(n, _modules(image, index), arch, kernel_release)
-        return [(f.level, f.message) for f in found]
-
-    source = GeneratedSource(
-        length=newc_size(index.entries()),
-        produce=lambda: customer_pieces(image, index),
-        label=f"{image.source} (customer ramdisk, made while written)",
-        lint=lint,
+    source = index_source(
+        index,
+        lambda: LayerData(image),
+        f"{image.source} (customer ramdisk, made while written)",
+        lambda: customer_pieces(image, index),
     )
     warnings = (*config_warnings(image.config), *index.warnings)
     return CustomerSource(source, index, warnings)
