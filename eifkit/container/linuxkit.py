@@ -52,7 +52,8 @@ _NEWC_HEADER = len(MAGIC) + 13 * 8
 @dataclass(frozen=True, slots=True)
 class LayerBytes:
     """Where a regular file's bytes are: ``size`` bytes at ``offset`` of layer
-    ``layer``'s uncompressed tar."""
+    ``layer``'s uncompressed tar (for a folder made into a ramdisk: of its file number
+    ``layer``, see :mod:`.folder`)."""
 
     layer: int
     offset: int
