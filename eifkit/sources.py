@@ -125,8 +125,8 @@ def _copy_into(data: bytes, space: Space) -> Iterator[memoryview]:
 
 
 class _FileBytes:
-    """``size`` and ``chunks`` for a source of ``length`` file bytes read by its
-    ``read_into`` (the two file sources)."""
+    """``size`` and ``chunks`` for a source of ``length`` bytes read by its
+    ``read_into`` (the two file sources, and bytes generated while read)."""
 
     length: int
 
@@ -307,7 +307,7 @@ class DeferredSource:
 
 
 @dataclass(frozen=True)
-class GeneratedSource:
+class GeneratedSource(_FileBytes):
     """Bytes made while they are read: each call of ``produce()`` gives a fresh
     iterator of pieces (any sizes) that add up to exactly ``length`` bytes, e.g. a cpio
     archive written from an index straight into the EIF, never stored whole. Reading
@@ -320,13 +320,6 @@ class GeneratedSource:
     produce: Callable[[], Iterator[bytes]]
     label: str
     lint: Callable[[int, str, str | None], list[tuple[str, str]]] | None = None
-
-    @property
-    def size(self) -> int:
-        return self.length
-
-    def chunks(self, buffer_size: int = DEFAULT_BUFFER_SIZE) -> Iterator[memoryview]:
-        return self.read_into(_one_buffer(buffer_size, self.length))
 
     def read_into(self, space: Space) -> Iterator[memoryview]:
         """The pieces copied into the buffers ``space`` gives, each filled before it is
