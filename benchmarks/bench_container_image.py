@@ -4,16 +4,19 @@
 
 Makes a `docker save` archive (Docker's legacy format, plain layers) of an image with
 three layers, --files files of random bytes totalling --size-mib MiB, in a temporary
-folder; warms the page cache; then times (best of --runs, wall clock) in the same run:
+folder; warms the page cache; then times (--runs runs each, wall clock; the median and
+the best) in the same run:
 
 - baseline: ``sha384sum`` over the archive (one SHA-384 pass over the same bytes);
 - ``eifkit initramfs --image`` (writes the customer ramdisk),
   ``eifkit pcr --image --blobs`` (streams both ramdisks into the hashers, writes nothing)
   and ``eifkit build --image --blobs`` (the whole EIF),
 
-and prints each time, its ratio to the baseline and each command's peak RSS from
-``/usr/bin/time -v``. The published anchor for nitro-cli itself on this machine class
-(issue 12): Docker load 6-8 s + linuxkit 9-15 s and 2,593 MiB for a 1 GiB image.
+and prints each time, its ratio to the baseline's (median to median, best to best) and
+each command's peak RSS from ``/usr/bin/time -v``. The machine's load average is
+printed too: the ratios mean little on a busy machine. The published anchor for
+nitro-cli itself on this machine class (issue 12): Docker load 6-8 s + linuxkit 9-15 s
+and 2,593 MiB for a 1 GiB image.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import io
 import json
 import os
 import re
+import statistics
 import subprocess
 import sys
 import tarfile
@@ -100,17 +104,18 @@ def make_blobs(folder: Path) -> Path:
     return blobs
 
 
-def timed(cmd: list[str], runs: int) -> tuple[float, int]:
-    best, peak = float("inf"), 0
+def timed(cmd: list[str], runs: int) -> tuple[float, float, int]:
+    """Best and median wall seconds of ``runs`` runs, and the peak RSS (KiB)."""
+    times, peak = [], 0
     for _ in range(runs):
         start = time.perf_counter()
         r = subprocess.run(
             ["/usr/bin/time", "-v", *cmd], capture_output=True, text=True, check=True
         )
-        best = min(best, time.perf_counter() - start)
+        times.append(time.perf_counter() - start)
         rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", r.stderr)
         peak = max(peak, int(rss.group(1)) if rss else 0)
-    return best, peak
+    return min(times), statistics.median(times), peak
 
 
 def main() -> int:
@@ -151,12 +156,19 @@ def main() -> int:
             ),
         ]
         size = archive.stat().st_size
-        print(f"image: {size / 2**20:.0f} MiB, 3 layers, {args.files} files; best of {args.runs}")
-        base = None
+        print(
+            f"image: {size / 2**20:.0f} MiB, 3 layers, {args.files} files; {args.runs} runs;"
+            f" load average {os.getloadavg()[0]:.2f}"
+        )
+        print(f"{'':30s} {'median':>8s} {'ratio':>6s} {'best':>8s} {'ratio':>6s}  peak RSS")
+        base: tuple[float, float] | None = None
         for label, cmd in rows:
-            seconds, rss = timed(cmd, args.runs)
-            base = base or seconds
-            print(f"{label:30s} {seconds:6.2f} s  {seconds / base:5.2f}x  peak RSS {rss >> 10} MiB")
+            best, median, rss = timed(cmd, args.runs)
+            base = base or (best, median)
+            print(
+                f"{label:30s} {median:6.2f} s {median / base[1]:5.2f}x {best:6.2f} s"
+                f" {best / base[0]:5.2f}x  {rss >> 10} MiB"
+            )
     return 0
 
 

@@ -21,10 +21,11 @@ from .buildpolicy import (
     BuildFinding,
     FolderRamdisk,
     check_app_lines,
+    check_cpio_format,
     choose_arch,
     choose_metadata,
+    folder_ramdisk,
     lint_ramdisks,
-    ramdisk_from_folder,
 )
 from .errors import InputError
 from .format import MAX_SECTIONS, Arch, EifHeader, SectionType
@@ -117,7 +118,8 @@ def _check_header_values(inputs: BuildInputs) -> None:
         raise InputError("--default-memory and --default-cpus must be positive")
     if inputs.default_mem >= U64_LIMIT or inputs.default_cpus >= U64_LIMIT:
         raise InputError("--default-memory and --default-cpus must fit 64 bits")
-    ramdisks = len(inputs.ramdisks) + bool(inputs.bootstrap) + bool(inputs.rootfs)
+    ramdisks = len(inputs.ramdisks) + len(inputs.ramdisk_sources)
+    ramdisks += bool(inputs.bootstrap) + bool(inputs.rootfs)
     signature = inputs.signer is not None or inputs.signing_certificate is not None
     sections = 3 + ramdisks + len(inputs.extra_sections) + signature
     if sections > MAX_SECTIONS:
@@ -140,12 +142,13 @@ def build_image(inputs: BuildInputs) -> BuiltImage:
     arch, findings, kernel_release = choose_arch(
         inputs.kernel, inputs.arch, force=inputs.force, eif_build_compat=inputs.eif_build_compat
     )
-    if not (inputs.ramdisks or inputs.bootstrap or inputs.rootfs):
+    if not (inputs.ramdisks or inputs.ramdisk_sources or inputs.bootstrap or inputs.rootfs):
         raise InputError(
             "at least one ramdisk is needed: --initrd FILE, --bootstrap DIR or --rootfs DIR",
             field="ramdisk",
         )
     check_app_lines(inputs.cmd, inputs.env, inputs.rootfs)
+    check_cpio_format(inputs)
     if inputs.rootfs and not inputs.cmd:
         no_cmd = (
             "--rootfs without --cmd: nitro-cli's init would have nothing to run (nitro-cli "
@@ -159,18 +162,18 @@ def build_image(inputs: BuildInputs) -> BuiltImage:
     if inputs.output is not None:
         check_output_not_input(inputs.output, inputs.input_files())
     kernel = FileSource.open(inputs.kernel, "kernel")
-    sources: list[Source] = [FileSource.open(r, "ramdisk") for r in inputs.ramdisks]
-    labels = list(inputs.ramdisks)
+    sources: list[Source] = [source for _, source in inputs.ramdisk_sources]
+    sources += [FileSource.open(r, "ramdisk") for r in inputs.ramdisks]
+    labels = [label for label, _ in inputs.ramdisk_sources] + list(inputs.ramdisks)
     made: list[FolderRamdisk] = []
     try:
+        form = inputs.cpio_format
         if inputs.bootstrap:
-            made.append(ramdisk_from_folder(inputs.bootstrap, "bootstrap.cpio"))
-            sources.insert(0, made[-1].source)
+            sources.insert(0, folder_ramdisk(inputs.bootstrap, "bootstrap.cpio", form, made))
             labels.insert(0, inputs.bootstrap)
         if inputs.rootfs:
             app = (inputs.cmd, inputs.env)
-            made.append(ramdisk_from_folder(inputs.rootfs, "app.cpio", app=app))
-            sources.append(made[-1].source)
+            sources.append(folder_ramdisk(inputs.rootfs, "app.cpio", form, made, app=app))
             labels.append(inputs.rootfs)
         image = _assemble(inputs, arch, kernel, cmd, meta.to_bytes(), sources)
         if inputs.lint:

@@ -13,16 +13,20 @@ from typing import Any
 from .format import DEFAULT_CPUS, DEFAULT_MEMORY, Arch
 from .image import Section
 from .signing.signers import Signer
+from .sources import Source
 
 
 @dataclass(frozen=True)
 class BuildInputs:
     """Everything ``eifkit build`` takes; each field is the option of the same name.
 
-    Ramdisks come in this order: ``bootstrap`` (a folder made into a cpio), the
+    Ramdisks come in this order: ``bootstrap`` (a folder made into a cpio),
+    ``ramdisk_sources`` (ramdisks a caller made, each ``(label, source)``), the
     ``ramdisks`` files, ``rootfs`` (a folder made into nitro-cli's app layout with the
-    ``cmd`` and ``env`` lines). Give ``cmdline`` or ``cmdline_file`` (one trailing
-    newline dropped), ``custom_metadata`` (a JSON value) or ``metadata_file``.
+    ``cmd`` and ``env`` lines); ``cpio_format`` "nitro-cli" makes the two folders
+    into nitro-cli's exact ramdisks instead (:mod:`eifkit.container.folder`). Give
+    ``cmdline`` or ``cmdline_file`` (one trailing newline dropped), ``custom_metadata``
+    (a JSON value) or ``metadata_file``.
     A value left None takes eifkit's default, or eif_build 0.3.1's when
     ``eif_build_compat`` is set (see README "eif_build compatibility").
     ``build_time`` may be any string (a warning if it is not RFC 3339).
@@ -60,6 +64,9 @@ class BuildInputs:
     force: bool = False
     lint: bool = True
     output: str | None = None
+    ramdisk_sources: Sequence[tuple[str, Source]] = ()
+    # how --bootstrap and --rootfs folders become cpio: "eifkit" or "nitro-cli"
+    cpio_format: str = "eifkit"
     # DockerInfo of the metadata (nitro-cli's docker inspect; from an image's config)
     docker_info: Any = None
 

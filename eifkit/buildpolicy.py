@@ -19,7 +19,7 @@ from .errors import InputError
 from .format import Arch
 from .inputs import archive_mtime, utf8_text
 from .metadata import BuildInfo, Metadata, parse_kernel_config
-from .sources import FileSource, Source
+from .sources import FileSource, GeneratedSource, Source
 from .timefmt import default_build_time, is_rfc3339
 
 # eif_build's own values, used by --eif-build-compat.
@@ -197,6 +197,10 @@ def lint_ramdisks(
 
     findings: list[BuildFinding] = []
     for i, (source, label) in enumerate(zip(sources, labels, strict=True)):
+        if isinstance(source, GeneratedSource):
+            said = source.lint(i, arch.value, kernel_release) if source.lint else []
+            findings += [BuildFinding(level, message, label) for level, message in said]
+            continue
         info = inspect_ramdisk(source, i, arch.value, kernel_release=kernel_release)
         for f in info.findings:
             certain = f.level == "error" and info.format in _READABLE_RAMDISK_FORMATS
@@ -261,6 +265,42 @@ def pack_folder(
         raise InputError(
             f"a file name or link target in the folder is not UTF-8: {e.object!r}", path=folder
         ) from None
+
+
+CPIO_FORMATS = ("eifkit", "nitro-cli")
+
+
+def check_cpio_format(inputs: BuildInputs) -> None:
+    """``cpio_format`` is known, and "nitro-cli" comes with a folder to apply it to."""
+    if inputs.cpio_format not in CPIO_FORMATS:
+        raise InputError(
+            f"cpio format {inputs.cpio_format!r} is not one of {', '.join(CPIO_FORMATS)}"
+        )
+    if inputs.cpio_format == "nitro-cli" and not (inputs.bootstrap or inputs.rootfs):
+        raise InputError("--cpio-format nitro-cli goes with --bootstrap or --rootfs")
+
+
+def folder_ramdisk(
+    folder: str,
+    name: str,
+    cpio_format: str,
+    made: list[FolderRamdisk],
+    *,
+    app: tuple[Sequence[str], Sequence[str]] | None = None,
+) -> Source:
+    """The ramdisk of ``folder`` (a bootstrap one, or an app one with ``app = (cmd,
+    env)``) in ``cpio_format``: eifkit's (a temporary cpio named ``name``, added to
+    ``made``) or nitro-cli's (made in memory or while it is read; no file)."""
+    if cpio_format == "nitro-cli":
+        from .container.bootstrap import Blobs
+        from .container.folder import rootfs_source
+        from .container.ramdisks import bootstrap_source
+
+        if app is None:
+            return bootstrap_source(Blobs.find(folder))
+        return rootfs_source(folder, app[0], app[1])
+    made.append(ramdisk_from_folder(folder, name, app=app))
+    return made[-1].source
 
 
 def ramdisk_from_folder(

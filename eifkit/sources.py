@@ -125,8 +125,8 @@ def _copy_into(data: bytes, space: Space) -> Iterator[memoryview]:
 
 
 class _FileBytes:
-    """``size`` and ``chunks`` for a source of ``length`` file bytes read by its
-    ``read_into`` (the two file sources)."""
+    """``size`` and ``chunks`` for a source of ``length`` bytes read by its
+    ``read_into`` (the two file sources, and bytes generated while read)."""
 
     length: int
 
@@ -308,6 +308,54 @@ class DeferredSource:
 
     def describe(self) -> str:
         return "<made while writing>"
+
+
+@dataclass(frozen=True)
+class GeneratedSource(_FileBytes):
+    """Bytes made while they are read: each call of ``produce()`` gives a fresh
+    iterator of pieces (any sizes) that add up to exactly ``length`` bytes, e.g. a cpio
+    archive written from an index straight into the EIF, never stored whole. Reading
+    it twice makes it twice. ``label`` is what :meth:`describe` says.
+
+    ``lint`` (optional): the build's look inside it, since it cannot be opened as a
+    file: ``lint(index, arch, kernel_release)`` gives ``(level, message)`` pairs."""
+
+    length: int
+    produce: Callable[[], Iterator[bytes]]
+    label: str
+    lint: Callable[[int, str, str | None], list[tuple[str, str]]] | None = None
+
+    def read_into(self, space: Space) -> Iterator[memoryview]:
+        """The pieces copied into the buffers ``space`` gives, each filled before it is
+        handed on (the last may be short); more bytes than ``length`` is an error."""
+        pieces = self.produce()
+        try:
+            done, target, filled = 0, memoryview(b""), 0
+            for piece in pieces:
+                view = memoryview(piece)
+                while view:
+                    if filled == len(target):
+                        if filled:
+                            yield target
+                            done += filled
+                        target, filled = space(self.length - done), 0
+                        if not len(target):
+                            raise InputError(
+                                f"{self.label} made more than the {self.length} bytes it promised"
+                            )
+                    n = min(len(view), len(target) - filled)
+                    target[filled : filled + n] = view[:n]
+                    filled += n
+                    view = view[n:]
+            if filled:
+                yield target[:filled]
+        finally:
+            close = getattr(pieces, "close", None)
+            if close is not None:
+                close()
+
+    def describe(self) -> str:
+        return self.label
 
 
 class RangeFile(io.RawIOBase):

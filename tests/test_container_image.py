@@ -29,7 +29,7 @@ else:
 
 from eifkit.container import ContainerImage, open_image
 from eifkit.container.selection import name_matches
-from eifkit.errors import ImageError
+from eifkit.errors import ImageError, LimitError
 from tests.conftest import VECTORS
 
 NITRO = VECTORS / "nitro-cli"
@@ -143,6 +143,18 @@ def image_error(spec: str | Path, **kwargs: Any) -> str:
                 f.read()
     message = str(caught.value)
     assert "\n" not in message and message
+    return message
+
+
+def limit_error(spec: str | Path, limit: str, **kwargs: Any) -> str:
+    """The one-line message of the LimitError open_image (and then reading every
+    layer) gives, which must name ``limit``."""
+    with pytest.raises(LimitError) as caught, open_image(str(spec), **kwargs) as image:
+        for layer in image.layers:
+            with layer.open_tar() as f:
+                f.read()
+    message = str(caught.value)
+    assert "\n" not in message and caught.value.limit == limit
     return message
 
 
@@ -488,7 +500,7 @@ def test_huge_json_is_refused_unread(tmp_path: Path) -> None:
     layout = writable_copy(NITRO / "c3-multilayer" / "oci-layout", tmp_path / "layout")
     with open(layout / "index.json", "r+b") as f:
         f.truncate(16 * 1024 * 1024 + 1)  # sparse: nothing is written
-    assert "at most 16777216 allowed" in image_error(layout)
+    assert "at most 16777216 allowed" in limit_error(layout, "json_bytes")
     set_index(layout, [dict(only_manifest(NITRO / "c3-multilayer" / "oci-layout"), size=1 << 40)])
     assert "descriptor says 1099511627776" in image_error(layout)
     (layout / "index.json").write_text("[" * 100_000)
@@ -511,10 +523,43 @@ def test_member_names_that_leave_the_archive(tmp_path: Path, name: str) -> None:
 
 
 def test_decompressed_layer_limit(temp_dir: Path) -> None:
-    message = image_error(
-        NITRO / "c3-multilayer" / "oci-layout", max_layer_bytes=1000, temp_dir=str(temp_dir)
+    message = limit_error(
+        NITRO / "c3-multilayer" / "oci-layout",
+        "max_layer_bytes",
+        max_layer_bytes=1000,
+        temp_dir=str(temp_dir),
     )
-    assert "more than 1000 bytes" in message
+    assert "more than 1000 bytes" in message and "blobs/sha256/" in message
+    assert not list(temp_dir.rglob("*.tar"))
+
+
+def test_layer_and_member_counts_are_limits(tmp_path: Path, monkeypatch: Any) -> None:
+    """Past a count eifkit refuses to index: a LimitError naming the file, the count
+    found and the limit (not an ImageError: the image may be fine, only too large)."""
+    from eifkit.container import ocilayout, resolved, stores
+
+    layout = NITRO / "c3-multilayer" / "oci-layout"
+    archive = NITRO / "c3-multilayer" / "docker-save.tar"
+    monkeypatch.setattr(ocilayout, "MAX_LAYERS", 2)
+    assert "lists 3 layers, at most 2" in limit_error(layout, "max_layers")
+    monkeypatch.setattr(resolved, "MAX_LAYERS", 2)
+    assert "image has 3 layers, at most 2 allowed" in limit_error(archive, "max_layers")
+    monkeypatch.setattr(stores, "MAX_ARCHIVE_MEMBERS", 5)
+    message = limit_error(archive, "max_archive_members")
+    assert message.startswith(str(archive)) and "more than 5 members" in message
+    monkeypatch.setattr(ocilayout, "MAX_DESCRIPTORS", 0)
+    assert "lists 1 manifests, at most 0" in limit_error(layout, "max_descriptors")
+
+
+def test_a_fixed_limit_is_one_line_on_the_command_line(tmp_path: Path, monkeypatch: Any) -> None:
+    from eifkit.container import resolved
+    from tests.test_container_cli import run
+
+    monkeypatch.setattr(resolved, "MAX_LAYERS", 2)
+    archive = NITRO / "c3-multilayer" / "docker-save.tar"
+    code, _, err = run("initramfs", "--image", str(archive), "-o", str(tmp_path / "c.cpio"))
+    assert code == 2 and err.count("\n") == 1
+    assert "image has 3 layers, at most 2 allowed (a fixed limit of eifkit)" in err
 
 
 def test_compressed_outer_archive_and_other_files(tmp_path: Path) -> None:

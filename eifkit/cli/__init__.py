@@ -90,7 +90,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         with termination_raises():
             return int(run(args))
     except LimitError as e:
-        error(f"{e}; {LIMIT_FLAGS[e.limit]} raises it")
+        flag = LIMIT_FLAGS.get(e.limit)
+        error(f"{e}; {flag} raises it" if flag else f"{e} (a fixed limit of eifkit)")
         return EXIT_USAGE
     except EifError as e:
         error(str(e))

@@ -102,7 +102,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     g = p.add_argument_group(
         "ramdisks made on the fly",
         "Order in the EIF: --bootstrap, then the --initrd files, then --rootfs. Made like "
-        "`eifkit initramfs` (reproducible; mtime from SOURCE_DATE_EPOCH, else 0).",
+        "`eifkit initramfs` (reproducible; mtime from SOURCE_DATE_EPOCH, else 0), or as "
+        "nitro-cli makes them with --cpio-format nitro-cli.",
     )
     g.add_argument(
         "--bootstrap",
@@ -114,6 +115,16 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         metavar="DIR",
         help="make an app ramdisk in nitro-cli's layout: rootfs/ from DIR, plus "
         "the files cmd and env (--cmd is needed, unless --force)",
+    )
+    g.add_argument(
+        "--cpio-format",
+        choices=("eifkit", "nitro-cli"),
+        default="eifkit",
+        help="eifkit (default): as above; nitro-cli: the bytes nitro-cli 1.5.0 would "
+        "make: --bootstrap DIR as a blobs folder (its init and nsm.ko), --rootfs DIR as "
+        "the filesystem of a one-layer image with --cmd/--env as its Cmd/Env (owners, "
+        "modes and mtimes taken from DIR, so keep them as the image has them; "
+        "SOURCE_DATE_EPOCH is not used)",
     )
     g.add_argument(
         "--cmd",
@@ -255,6 +266,7 @@ SAME_NAMED = [
     "default_cpus",
     "bootstrap",
     "rootfs",
+    "cpio_format",
     "cmd",
     "env",
     "eif_build_compat",
@@ -301,8 +313,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _from_image(args: argparse.Namespace) -> int:
-    import tempfile
-
     from ..container import open_image
     from ..container.bootstrap import Blobs
     from ..container.eif import nitro_cli_build_inputs
@@ -310,15 +320,11 @@ def _from_image(args: argparse.Namespace) -> int:
 
     blobs = Blobs.find(args.blobs)
     platform = {"x86_64": "amd64", "aarch64": "arm64"}.get(args.arch or "")
-    with (
-        open_image(args.container_image, arch=platform) as image,
-        tempfile.TemporaryDirectory(prefix="eifkit-image.") as folder,
-    ):
+    with open_image(args.container_image, arch=platform) as image:
         inputs, customer = nitro_cli_build_inputs(
             inputs_from_args(args),
             image,
             blobs,
-            folder,
             implicit_dir_mtime=source_date_epoch() or 0,
         )
         for message in customer.warnings:

@@ -18,10 +18,11 @@ import json
 import os
 import re
 import sys
+import threading
 from dataclasses import dataclass
 from typing import Any, BinaryIO, cast
 
-from ..errors import ImageError, shown
+from ..errors import ImageError, LimitError, shown
 from ..gzipio import GZIP_ERRORS, GZIP_MAGIC, open_gunzip
 from ..sources import OpenFile, RangeFile
 
@@ -123,8 +124,10 @@ def read_json_value(
     bytes, its sha256 checked against ``digest`` when one is given. An ImageError
     naming the blob when it is too large, has another digest or is not JSON."""
     if location.size > limit:
-        raise ImageError(
-            f"{what} is {location.size} bytes, at most {limit} allowed", path=location.name
+        raise LimitError(
+            f"{what} is {location.size} bytes, at most {limit} allowed",
+            limit="json_bytes",
+            path=location.name,
         )
     with _open_range(location) as f:
         data = bytearray()
@@ -163,11 +166,14 @@ def sniff_compression(location: BlobLocation) -> str:
     return "tar"
 
 
-def verify_blob(location: BlobLocation, digest: str) -> None:
-    """Stream the blob once (``BUFFER_SIZE`` at a time) and check its sha256."""
+def verify_blob(location: BlobLocation, digest: str, stop: threading.Event | None = None) -> None:
+    """Stream the blob once (``BUFFER_SIZE`` at a time) and check its sha256; when
+    ``stop`` is set meanwhile, return at once, unchecked (its reader gave up)."""
+    buffer = bytearray(BUFFER_SIZE)
     with _HashingReader(location) as reader:
-        while reader.read(BUFFER_SIZE):
-            pass
+        while reader.readinto(buffer):
+            if stop is not None and stop.is_set():
+                return
         reader.check(digest)
 
 
@@ -200,9 +206,10 @@ def decompress_blob(
             while chunk := stream.read(BUFFER_SIZE):
                 written += len(chunk)
                 if written > max_bytes:
-                    raise ImageError(
+                    raise LimitError(
                         f"{compression} layer expands to more than {max_bytes} bytes "
                         "(the limit on a decompressed layer)",
+                        limit="max_layer_bytes",
                         path=location.name,
                     )
                 tar_hash.update(chunk)

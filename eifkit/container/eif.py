@@ -1,7 +1,8 @@
 """The build inputs of the EIF nitro-cli 1.5.0 would build from a container image.
 
 nitro-cli takes the kernel, its config and the command line from its blobs folder,
-packs the bootstrap and customer ramdisks, sets the architecture flag from the image's
+packs the bootstrap and customer ramdisks (here: sources the EIF writer reads, so no
+ramdisk is written to disk), sets the architecture flag from the image's
 architecture, and writes metadata whose ImageName is the image reference before its
 first ``:``, whose ImageVersion is the image ID (the config digest, without
 ``sha256:``) and whose DockerInfo is ``docker inspect``'s answer. Without a Docker
@@ -22,10 +23,10 @@ from ..buildinputs import BuildInputs
 from ..errors import InputError
 from ..format import Arch
 from ..jsonfmt import OrderedObject
-from .bootstrap import Blobs, write_bootstrap_ramdisk
+from .bootstrap import Blobs
 from .image import ContainerImage
-from .nitro import CustomerRamdisk, write_customer_ramdisk
 from .pcrs import nitro_cli_cmdline
+from .ramdisks import CustomerSource, bootstrap_source, customer_source
 
 ARCH_OF_IMAGE = {"amd64": Arch.X86_64, "arm64": Arch.AARCH64}
 
@@ -68,35 +69,36 @@ def nitro_cli_build_inputs(
     inputs: BuildInputs,
     image: ContainerImage,
     blobs: Blobs,
-    folder: str,
     *,
     implicit_dir_mtime: int = 0,
-) -> tuple[BuildInputs, CustomerRamdisk]:
-    """``inputs`` completed as nitro-cli completes them for ``image``: the bootstrap and
-    customer ramdisks written into ``folder``, and every value not given taken from
-    ``blobs`` and the image (kernel, cmdline trimmed as Rust trims, kernel config,
-    architecture, ImageName, ImageVersion, DockerInfo)."""
-    if inputs.ramdisks or inputs.bootstrap or inputs.rootfs:
+) -> tuple[BuildInputs, CustomerSource]:
+    """``inputs`` completed as nitro-cli completes them for ``image``: its bootstrap
+    ramdisk (in memory) and customer ramdisk (made while the EIF is written, from
+    ``image``, which must stay open until then) as ``ramdisk_sources``, and every value
+    not given taken from ``blobs`` and the image (kernel, cmdline trimmed as Rust trims,
+    kernel config, architecture, ImageName, ImageVersion, DockerInfo)."""
+    if inputs.ramdisks or inputs.ramdisk_sources or inputs.bootstrap or inputs.rootfs:
         raise InputError("an image build makes its own two ramdisks; give no other ramdisk")
     kernel = inputs.kernel or blobs.kernel
     if not kernel:
         raise InputError("the blobs folder has no kernel; give --kernel", path=blobs.folder)
-    bootstrap = write_bootstrap_ramdisk(blobs, os.path.join(folder, "bootstrap.cpio"))
-    customer = write_customer_ramdisk(
-        image, os.path.join(folder, "customer.cpio"), implicit_dir_mtime=implicit_dir_mtime
-    )
     arch = image_arch(image)
     if inputs.arch is not None and inputs.arch != arch:
         raise InputError(
             f"--arch {inputs.arch.value} contradicts the image, which is for {arch.value}",
             path=image.source,
         )
+    bootstrap = bootstrap_source(blobs)
+    customer = customer_source(image, implicit_dir_mtime=implicit_dir_mtime)
     given_cmdline = inputs.cmdline is not None or inputs.cmdline_file is not None
     name = inputs.name or (image.reference or os.path.basename(image.source)).split(":")[0]
     completed = dataclasses.replace(
         inputs,
         kernel=kernel,
-        ramdisks=(bootstrap.path, customer.path),
+        ramdisk_sources=(
+            (f"{blobs.folder} (bootstrap ramdisk)", bootstrap),
+            (f"{image.source} (customer ramdisk)", customer.source),
+        ),
         cmdline=inputs.cmdline if given_cmdline else nitro_cli_cmdline(blobs),
         kernel_config=inputs.kernel_config or blobs.kernel_config,
         arch=arch,

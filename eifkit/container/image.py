@@ -8,7 +8,10 @@ uncompressed tar (:meth:`Layer.open_tar`). Nothing is copied for a plain layer: 
 read in place. A gzip or zstd layer is decompressed once, streaming, into a temporary
 folder, so that folder takes the uncompressed size of the image's compressed layers
 (as many bytes as a ``docker load`` would store) until :meth:`ContainerImage.close`.
-Every blob is checked against its digest before its bytes are handed out.
+Every blob is checked against its digest before its bytes are handed out, except
+that a caller may check the plain layers on a worker thread while it reads them
+(:meth:`ContainerImage.check_layers_in_background`) and wait for the result before it
+trusts what it made.
 """
 
 from __future__ import annotations
@@ -17,8 +20,10 @@ import contextlib
 import os
 import shutil
 import tempfile
+import threading
 import weakref
 from collections.abc import Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
@@ -50,7 +55,9 @@ class Layer:
         docker-save archive or an OCI layout: a window onto the file, no copy.
         gzip/zstd: decompressed once into a temporary file (deleted when the image is
         closed). The blob's digest is checked the first time, before anything is
-        returned; a mismatch is an :class:`~eifkit.errors.ImageError`."""
+        returned (or, after :meth:`ContainerImage.check_layers_in_background`, by
+        :meth:`ContainerImage.wait_for_checks`); a mismatch is an
+        :class:`~eifkit.errors.ImageError`."""
         if self._files is None:
             raise ImageError(f"layer {self.index} ({self.digest}) has no data attached")
         return self._files.open(self.index)
@@ -75,6 +82,20 @@ class ContainerImage:
         if self._files is not None:
             self._files.close()
 
+    def check_layers_in_background(self) -> None:
+        """Check the digests of the plain (uncompressed) layers on a worker thread,
+        while their headers and data are read: :meth:`wait_for_checks` must then be
+        called before anything made from their bytes is trusted (a caller writing a
+        file calls it before the file is renamed into place)."""
+        if self._files is not None:
+            self._files.check_in_background()
+
+    def wait_for_checks(self) -> None:
+        """Wait for the checks :meth:`check_layers_in_background` started; the
+        ImageError of the first that failed (nothing if none were started)."""
+        if self._files is not None:
+            self._files.wait_for_checks()
+
     def __enter__(self) -> ContainerImage:
         return self
 
@@ -97,6 +118,9 @@ class _LayerFiles:
         self._cleanup: weakref.finalize[Any, Any] | None = None
         self._ready: dict[int, str | None] = {}  # index -> decompressed file, None = in place
         self._closed = False
+        self._checks: list[Future[None]] = []
+        self._checker: ThreadPoolExecutor | None = None
+        self._stop_checks = threading.Event()
 
     def _new_folder(self) -> str:
         if self._folder is None:
@@ -114,12 +138,7 @@ class _LayerFiles:
         compression = sniff_compression(layer.location)
         if compression == "tar":
             verify_blob(layer.location, layer.digest)
-            if layer.digest != layer.diff_id:
-                raise ImageError(
-                    f"layer {index} is an uncompressed tar with sha256 {layer.digest}, "
-                    f"but the config's diff_id is {layer.diff_id}",
-                    path=layer.location.name,
-                )
+            self._check_plain(index)
             self._ready[index] = None
             return None
         out = os.path.join(self._new_folder(), f"layer-{index}.tar")
@@ -128,6 +147,41 @@ class _LayerFiles:
         )
         self._ready[index] = out
         return out
+
+    def _check_plain(self, index: int) -> None:
+        layer = self._layers[index]
+        if layer.digest != layer.diff_id:
+            raise ImageError(
+                f"layer {index} is an uncompressed tar with sha256 {layer.digest}, "
+                f"but the config's diff_id is {layer.diff_id}",
+                path=layer.location.name,
+            )
+
+    def check_in_background(self) -> None:
+        """Queue the digest check of every plain layer not yet checked on one worker
+        thread (hashlib hashes without the GIL) and count them ready."""
+        for index, layer in enumerate(self._layers):
+            if index in self._ready or sniff_compression(layer.location) != "tar":
+                continue
+            self._check_plain(index)
+            if self._checker is None:
+                self._checker = ThreadPoolExecutor(1, thread_name_prefix="eifkit-digest")
+            self._checks.append(
+                self._checker.submit(verify_blob, layer.location, layer.digest, self._stop_checks)
+            )
+            self._ready[index] = None
+
+    def wait_for_checks(self) -> None:
+        checks, self._checks = self._checks, []
+        try:
+            for check in checks:
+                check.result()
+        except BaseException:
+            self._ready.clear()  # nothing counts as checked any more
+            raise
+        finally:
+            for check in checks:
+                check.cancel()
 
     def _stream(self, index: int) -> BinaryIO:
         decompressed = self._prepare(index)
@@ -150,6 +204,11 @@ class _LayerFiles:
 
     def close(self) -> None:
         self._closed = True
+        if self._checker is not None:
+            self._stop_checks.set()
+            self._checker.shutdown(wait=True, cancel_futures=True)
+            self._checker = None
+        self._checks = []
         if self._cleanup is not None:
             self._cleanup()
         self._ready.clear()

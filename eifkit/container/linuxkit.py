@@ -46,12 +46,14 @@ TYPE_BITS = {
     FIFO: 0o010000,
 }
 _FIELD_LIMIT = 1 << 32
+_NEWC_HEADER = len(MAGIC) + 13 * 8
 
 
 @dataclass(frozen=True, slots=True)
 class LayerBytes:
     """Where a regular file's bytes are: ``size`` bytes at ``offset`` of layer
-    ``layer``'s uncompressed tar."""
+    ``layer``'s uncompressed tar (for a folder made into a ramdisk: of its file number
+    ``layer``, see :mod:`.folder`)."""
 
     layer: int
     offset: int
@@ -80,74 +82,131 @@ class CpioEntry:
 DataReader = Callable[[LayerBytes], Iterator[bytes]]
 
 
-class NewcWriter:
-    """surma/gocpio as linuxkit drives it; refuses what ``%08x`` cannot hold (Go
-    would write wider fields and a corrupt archive, as in vector c6)."""
+def _padding(offset: int, multiple: int) -> bytes:
+    return bytes(-offset % multiple)
 
-    def __init__(self, sink: ByteSink, read: DataReader) -> None:
-        self.sink = sink
+
+def _entry_fields(entry: CpioEntry, ino: int, name: bytes) -> dict[str, int]:
+    return {
+        "ino": ino,
+        "mode": entry.mode | TYPE_BITS[entry.kind],
+        "uid": entry.uid,
+        "gid": entry.gid,
+        "nlink": 2 if entry.kind == DIR else 1,
+        "mtime": entry.mtime,
+        "filesize": entry.size,
+        "devmajor": 3,
+        "devminor": 1,
+        "rdevmajor": entry.rdev[0],
+        "rdevminor": entry.rdev[1],
+        "namesize": len(name) + 1,
+        "check": 0,
+    }
+
+
+def _trailer_fields(ino: int) -> dict[str, int]:
+    fields = dict.fromkeys(("ino", "mode", "uid", "gid"), 0)
+    fields.update(ino=ino, nlink=1, mtime=0, filesize=0, devmajor=3, devminor=1)
+    fields.update(rdevmajor=0, rdevminor=0, namesize=len(TRAILER) + 1, check=0)
+    return fields
+
+
+def _header_bytes(name: bytes, fields: dict[str, int]) -> bytes:
+    """A newc header and the NUL-ended name (padding not included)."""
+    for field, value in fields.items():
+        if not 0 <= value < _FIELD_LIMIT:
+            raise InputError(
+                f"{field} {value} does not fit the 8 hex digits of a newc header"
+                " (nitro-cli would write a corrupt archive)",
+                field=shown(name.decode("utf-8", "replace")),
+            )
+    return MAGIC + b"".join(b"%08x" % v for v in fields.values()) + name + b"\0"
+
+
+class NewcEncoder:
+    """surma/gocpio as linuxkit drives it, sans I/O: :meth:`entry` and :meth:`trailer`
+    yield an archive's bytes piece by piece (file data as ``read`` gives it), keeping
+    count of the offset, inode and entries. Refuses what ``%08x`` cannot hold (Go would
+    write wider fields and a corrupt archive, as in vector c6)."""
+
+    def __init__(self, read: DataReader) -> None:
         self.read = read
         self.offset = 0
         self.ino = FIRST_INO
         self.entries = 0  # the trailer not counted
-        self.hash = hashlib.sha384()
 
-    def _put(self, data: bytes) -> None:
-        self.sink.write(data)
-        self.hash.update(data)
+    def _counted(self, data: bytes) -> bytes:
         self.offset += len(data)
+        return data
 
-    def _pad(self, multiple: int) -> None:
-        self._put(bytes(-self.offset % multiple))
-
-    def _header(self, name: bytes, fields: dict[str, int]) -> None:
-        for field, value in fields.items():
-            if not 0 <= value < _FIELD_LIMIT:
-                raise InputError(
-                    f"{field} {value} does not fit the 8 hex digits of a newc header"
-                    " (nitro-cli would write a corrupt archive)",
-                    field=shown(name.decode("utf-8", "replace")),
-                )
-        self._put(MAGIC + b"".join(b"%08x" % v for v in fields.values()))
-        self._put(name + b"\0")
-        self._pad(4)
+    def _header(self, name: bytes, fields: dict[str, int]) -> Iterator[bytes]:
+        yield self._counted(_header_bytes(name, fields))
+        yield self._counted(_padding(self.offset, 4))
         self.ino += 1
 
-    def add(self, entry: CpioEntry) -> None:
+    def entry(self, entry: CpioEntry) -> Iterator[bytes]:
         name = entry.name.encode("utf-8", "surrogateescape")
-        self._header(
-            name,
-            {
-                "ino": self.ino,
-                "mode": entry.mode | TYPE_BITS[entry.kind],
-                "uid": entry.uid,
-                "gid": entry.gid,
-                "nlink": 2 if entry.kind == DIR else 1,
-                "mtime": entry.mtime,
-                "filesize": entry.size,
-                "devmajor": 3,
-                "devminor": 1,
-                "rdevmajor": entry.rdev[0],
-                "rdevminor": entry.rdev[1],
-                "namesize": len(name) + 1,
-                "check": 0,
-            },
-        )
+        yield from self._header(name, _entry_fields(entry, self.ino, name))
         if isinstance(entry.body, LayerBytes):
             for chunk in self.read(entry.body):
-                self._put(chunk)
+                yield self._counted(chunk)
         else:
-            self._put(entry.body)
-        self._pad(4)
+            yield self._counted(entry.body)
+        yield self._counted(_padding(self.offset, 4))
         self.entries += 1
+
+    def trailer(self) -> Iterator[bytes]:
+        """The trailer, then zeros up to a multiple of 512 bytes."""
+        yield from self._header(TRAILER, _trailer_fields(self.ino))
+        yield self._counted(_padding(self.offset, 512))
+
+    def archive(self, entries: Iterable[CpioEntry]) -> Iterator[bytes]:
+        """Every entry, then the trailer."""
+        for entry in entries:
+            yield from self.entry(entry)
+        yield from self.trailer()
+
+
+def newc_size(entries: Iterable[CpioEntry]) -> int:
+    """The size of the archive :class:`NewcEncoder` writes for ``entries``, from their
+    names and sizes alone (no file data is read)."""
+    offset = 0
+    for entry in entries:
+        offset += _NEWC_HEADER + len(entry.name.encode("utf-8", "surrogateescape")) + 1
+        offset += -offset % 4 + entry.size
+        offset += -offset % 4
+    offset += _NEWC_HEADER + len(TRAILER) + 1
+    offset += -offset % 4
+    return offset + -offset % 512
+
+
+class NewcWriter:
+    """:class:`NewcEncoder` into a sink, hashing (SHA-384) what it writes."""
+
+    def __init__(self, sink: ByteSink, read: DataReader) -> None:
+        self.sink = sink
+        self.encoder = NewcEncoder(read)
+        self.hash = hashlib.sha384()
+
+    @property
+    def offset(self) -> int:
+        return self.encoder.offset
+
+    @property
+    def entries(self) -> int:
+        return self.encoder.entries
+
+    def _put(self, pieces: Iterable[bytes]) -> None:
+        for data in pieces:
+            self.sink.write(data)
+            self.hash.update(data)
+
+    def add(self, entry: CpioEntry) -> None:
+        self._put(self.encoder.entry(entry))
 
     def finish(self) -> None:
         """The trailer, then zeros up to a multiple of 512 bytes."""
-        fields = dict.fromkeys(("ino", "mode", "uid", "gid"), 0)
-        fields.update(ino=self.ino, nlink=1, mtime=0, filesize=0, devmajor=3, devminor=1)
-        fields.update(rdevmajor=0, rdevminor=0, namesize=len(TRAILER) + 1, check=0)
-        self._header(TRAILER, fields)
-        self._pad(512)
+        self._put(self.encoder.trailer())
 
 
 def export_entries(exported: Iterable[ExportEntry], prefix: str = "rootfs/") -> Iterator[CpioEntry]:

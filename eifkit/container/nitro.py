@@ -12,16 +12,23 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Protocol
 
 from ..atomic import atomic_output
 from ..errors import EifError, FormatError, InputError
 from ..inspect.initramfs import ByteSink
 from .image import ContainerImage
-from .linuxkit import CpioEntry, LayerBytes, NewcWriter, export_entries, files_entries
-from .rootfs import DIR, container_filesystem
+from .linuxkit import (
+    CpioEntry,
+    LayerBytes,
+    NewcEncoder,
+    NewcWriter,
+    export_entries,
+    files_entries,
+)
+from .rootfs import DIR, ContainerFilesystem, container_filesystem
 
 CHUNK = 1 << 20
 
@@ -111,13 +118,17 @@ class CustomerRamdisk:
         return hashlib.sha384(bytes(48) + self.sha384).digest()
 
 
-class _LayerData:
-    """The layers' tar streams, opened once each when first read."""
+class LayerData:
+    """The layers' tar streams, opened once each when first read, closed by
+    :meth:`close`."""
 
-    def __init__(self, image: ContainerImage, stack: contextlib.ExitStack) -> None:
+    def __init__(self, image: ContainerImage) -> None:
         self.image = image
-        self.stack = stack
+        self.stack = contextlib.ExitStack()
         self.streams: dict[int, BinaryIO] = {}
+
+    def close(self) -> None:
+        self.stack.close()
 
     def read(self, where: LayerBytes) -> Iterator[bytes]:
         stream = self.streams.get(where.layer)
@@ -139,47 +150,106 @@ class _LayerData:
             yield chunk
 
 
+@dataclass(frozen=True)
+class CustomerIndex:
+    """nitro-cli's customer ramdisk before any file data is read: the applied layers,
+    the ``cmd`` and ``env`` items and the warnings found while applying the layers.
+    :meth:`entries` may be walked more than once (to size the archive, then to write
+    it)."""
+
+    fs: ContainerFilesystem
+    cmd: tuple[str, ...]
+    env: tuple[str, ...]
+
+    @property
+    def warnings(self) -> list[str]:
+        return self.fs.warnings
+
+    def entries(self) -> Iterator[CpioEntry]:
+        """The archive's entries in order (file data as :class:`LayerBytes`)."""
+        files: list[tuple[str, int, bytes | None]] = [(d, 0o755, None) for d in CUSTOMER_DIRS]
+        files += [("cmd", 0o644, lines(list(self.cmd))), ("env", 0o644, lines(list(self.env)))]
+        yield CpioEntry("rootfs", DIR, 0o755)  # linuxkit's ``prefix: rootfs/``
+        yield from export_entries(self.fs.export())
+        yield from files_entries(files)
+
+
+def customer_index(image: ContainerImage, *, implicit_dir_mtime: int = 0) -> CustomerIndex:
+    """Apply ``image``'s layers (headers only) and take its cmd and env."""
+    cmd, env = nitro_cli_cmd_env(image.config)
+    fs = container_filesystem(image, implicit_dir_mtime=implicit_dir_mtime)
+    return CustomerIndex(fs, tuple(cmd), tuple(env))
+
+
 def customer_entries(
     image: ContainerImage, *, implicit_dir_mtime: int = 0
 ) -> tuple[Iterator[CpioEntry], list[str]]:
     """The entries of nitro-cli's customer ramdisk in order (file data not yet read:
     :class:`LayerBytes`), and the warnings found while applying the layers."""
-    cmd, env = nitro_cli_cmd_env(image.config)
-    fs = container_filesystem(image, implicit_dir_mtime=implicit_dir_mtime)
-    files: list[tuple[str, int, bytes | None]] = [(d, 0o755, None) for d in CUSTOMER_DIRS]
-    files += [("cmd", 0o644, lines(cmd)), ("env", 0o644, lines(env))]
+    index = customer_index(image, implicit_dir_mtime=implicit_dir_mtime)
+    return index.entries(), index.warnings
 
-    def entries() -> Iterator[CpioEntry]:
-        yield CpioEntry("rootfs", DIR, 0o755)  # linuxkit's ``prefix: rootfs/``
-        yield from export_entries(fs.export())
-        yield from files_entries(files)
 
-    return entries(), fs.warnings
+class FileData(Protocol):
+    """Where an index's file data is read from (:class:`LayerData`, or the files of a
+    folder): ``read`` gives the bytes of one :class:`LayerBytes`; ``close`` ends."""
+
+    def read(self, where: LayerBytes) -> Iterator[bytes]: ...
+
+    def close(self) -> None: ...
+
+
+def index_pieces(
+    index: CustomerIndex, data: FileData, finish: Callable[[], None] | None = None
+) -> Iterator[bytes]:
+    """The bytes of the customer ramdisk of ``index`` in pieces, file data read from
+    ``data`` as it is reached (closed at the end); the last piece comes only after
+    ``finish()`` (if given) returned."""
+    try:
+        yield from NewcEncoder(data.read).archive(index.entries())
+        if finish is not None:
+            finish()
+    finally:
+        data.close()
+
+
+def customer_pieces(image: ContainerImage, index: CustomerIndex) -> Iterator[bytes]:
+    """:func:`index_pieces` from ``image``'s layers (each opened once); the last piece
+    comes after the layers' background digest checks, if any, passed."""
+    try:
+        yield from index_pieces(index, LayerData(image), image.wait_for_checks)
+    except EifError as e:
+        raise e.with_path(image.source) from None
 
 
 def pack_customer_ramdisk(
     image: ContainerImage, sink: ByteSink, *, implicit_dir_mtime: int = 0, path: str = ""
 ) -> CustomerRamdisk:
     """Stream nitro-cli 1.5.0's customer ramdisk for ``image`` into ``sink`` (a file,
-    or hashers when only the PCRs are wanted); ``path`` is what the result names."""
+    or hashers when only the PCRs are wanted); ``path`` is what the result names.
+    The plain layers' digests are checked on a worker thread meanwhile; it returns
+    only when they passed."""
+    data = LayerData(image)
     try:
-        cmd, env = nitro_cli_cmd_env(image.config)
-        entries, layer_warnings = customer_entries(image, implicit_dir_mtime=implicit_dir_mtime)
-        with contextlib.ExitStack() as stack:
-            writer = NewcWriter(sink, _LayerData(image, stack).read)
-            for entry in entries:
-                writer.add(entry)
-            writer.finish()
+        image.check_layers_in_background()
+        index = customer_index(image, implicit_dir_mtime=implicit_dir_mtime)
+        writer = NewcWriter(sink, data.read)
+        for entry in index.entries():
+            writer.add(entry)
+        writer.finish()
+        image.wait_for_checks()
     except EifError as e:
         raise e.with_path(image.source) from None
+    finally:
+        data.close()
     return CustomerRamdisk(
         path=path,
         size=writer.offset,
         entries=writer.entries,
         sha384=writer.hash.digest(),
-        cmd=tuple(cmd),
-        env=tuple(env),
-        warnings=(*config_warnings(image.config), *layer_warnings),
+        cmd=index.cmd,
+        env=index.env,
+        warnings=(*config_warnings(image.config), *index.warnings),
     )
 
 

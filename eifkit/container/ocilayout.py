@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import ImageError, shown
+from ..errors import ImageError, LimitError, shown
 from .blobs import BlobLocation, check_digest, read_json_blob
 from .resolved import (
     MAX_LAYERS,
@@ -53,7 +53,11 @@ def _descriptors(document: dict[str, Any], key: str, where: str) -> list[dict[st
     if not isinstance(items, list):
         raise ImageError(f"has no {key} list", path=where)
     if len(items) > MAX_DESCRIPTORS:
-        raise ImageError(f"lists {len(items)} {key}, at most {MAX_DESCRIPTORS}", path=where)
+        raise LimitError(
+            f"lists {len(items)} {key}, at most {MAX_DESCRIPTORS}",
+            limit="max_descriptors",
+            path=where,
+        )
     return [_descriptor(item, f"{where} {key}[{i}]") for i, item in enumerate(items)]
 
 
@@ -103,8 +107,10 @@ def _resolve(
     _, document = read_json_blob(location, descriptor["digest"], "manifest")
     if _is_index(descriptor, document):
         if depth >= MAX_INDEX_DEPTH:
-            raise ImageError(
-                f"image indexes nest more than {MAX_INDEX_DEPTH} deep", path=location.name
+            raise LimitError(
+                f"image indexes nest more than {MAX_INDEX_DEPTH} deep",
+                limit="max_index_depth",
+                path=location.name,
             )
         entries = _descriptors(document, "manifests", location.name)
         platforms = [(p, e) for e in entries if (p := _platform(e)) is not None]
@@ -115,8 +121,10 @@ def _resolve(
     config_descriptor = _descriptor(document.get("config"), f"{location.name} config")
     layer_descriptors = _descriptors(document, "layers", location.name)
     if len(layer_descriptors) > MAX_LAYERS:
-        raise ImageError(
-            f"lists {len(layer_descriptors)} layers, at most {MAX_LAYERS}", path=location.name
+        raise LimitError(
+            f"lists {len(layer_descriptors)} layers, at most {MAX_LAYERS}",
+            limit="max_layers",
+            path=location.name,
         )
     config_location = locate_blob(store, config_descriptor, "config")
     config_bytes, config = read_json_blob(

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import ImageError
+from ..errors import ImageError, LimitError
 from .blobs import BlobLocation, check_digest
 
 # More layers than any registry accepts (Docker refuses more than 127 at load).
@@ -49,8 +49,10 @@ def config_diff_ids(config: dict[str, Any], where: str) -> list[str]:
     if not isinstance(diff_ids, list):
         raise ImageError("image config has no rootfs.diff_ids list", path=where)
     if len(diff_ids) > MAX_LAYERS:
-        raise ImageError(
-            f"image has {len(diff_ids)} layers, at most {MAX_LAYERS} allowed", path=where
+        raise LimitError(
+            f"image has {len(diff_ids)} layers, at most {MAX_LAYERS} allowed",
+            limit="max_layers",
+            path=where,
         )
     return [check_digest(d, f"{where} rootfs.diff_ids[{i}]") for i, d in enumerate(diff_ids)]
 

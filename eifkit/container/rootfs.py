@@ -377,7 +377,7 @@ def _kind(info: tarfile.TarInfo, where: str) -> str:
     )
 
 
-def _apply_init_layer(root: Node) -> None:
+def apply_init_layer(root: Node) -> None:
     """Docker's setupInitLayer: unlink every non-directory on the way to each path,
     then create what is missing (parents 0755, files empty 0755), root-owned."""
     for path, what in INIT_LAYER:
@@ -414,5 +414,5 @@ def container_filesystem(
     fs = ContainerFilesystem(root, [])
     for layer in image.layers:
         _LayerApplier(fs, layer, implicit_dir_mtime).apply()
-    _apply_init_layer(root)
+    apply_init_layer(root)
     return fs

@@ -17,7 +17,7 @@ import stat
 import tarfile
 from typing import NamedTuple
 
-from ..errors import ImageError, shown
+from ..errors import ImageError, LimitError, shown
 from .blobs import BlobLocation
 
 # A docker-save archive holds 3-5 members per layer; an OCI archive, one per blob.
@@ -107,7 +107,11 @@ class TarStore(BlobStore):
                 while (info := tar.next()) is not None:
                     kept.clear()
                     if len(self._members) >= MAX_ARCHIVE_MEMBERS:
-                        raise ImageError(f"has more than {MAX_ARCHIVE_MEMBERS} members", path=path)
+                        raise LimitError(
+                            f"has more than {MAX_ARCHIVE_MEMBERS} members",
+                            limit="max_archive_members",
+                            path=path,
+                        )
                     if (
                         info.type in _CONTIGUOUS_FILE_TYPES
                         and info.offset_data + info.size > file_size
@@ -141,8 +145,10 @@ class TarStore(BlobStore):
             else:
                 return None
             norm = check_member_name(posixpath.normpath(norm), f"{self.path} ({what})")
-        raise ImageError(
-            f"{what}: {shown(name)} links more than {MAX_LINK_DEPTH} times", path=self.path
+        raise LimitError(
+            f"{what}: {shown(name)} links more than {MAX_LINK_DEPTH} times",
+            limit="max_link_depth",
+            path=self.path,
         )
 
     def exists(self, name: str) -> bool:

@@ -231,22 +231,35 @@ def inspect_ramdisk(
 
 
 def _module_findings(info: RamdiskInfo, arch: str, kernel_release: str | None) -> None:
-    """A module for another CPU or another kernel cannot be loaded: an error."""
-    n = info.index
-    for path, module in info.modules:
+    info.findings += module_findings(info.index, info.modules, arch, kernel_release)
+
+
+def module_findings(
+    index: int,
+    modules: list[tuple[str, ModuleInfo]],
+    arch: str,
+    kernel_release: str | None,
+) -> list[Finding]:
+    """A module for another CPU or another kernel cannot be loaded: an error for each
+    (``modules``: each module's path in ramdisk ``index`` and what it says of itself)."""
+    found = []
+    for path, module in modules:
         if module.arch is not None and module.arch != arch:
-            info.findings.append(
-                Finding("error", f"ramdisk {n}'s /{path} is for {module.arch}, the EIF is {arch}")
+            found.append(
+                Finding(
+                    "error", f"ramdisk {index}'s /{path} is for {module.arch}, the EIF is {arch}"
+                )
             )
         built_for = module.kernel_release
         if kernel_release and built_for and built_for != kernel_release:
-            info.findings.append(
+            found.append(
                 Finding(
                     "error",
-                    f"ramdisk {n}'s /{path} was built for kernel {built_for} (vermagic), the "
-                    f"EIF's kernel is {kernel_release}: the kernel refuses to load it",
+                    f"ramdisk {index}'s /{path} was built for kernel {built_for} (vermagic), "
+                    f"the EIF's kernel is {kernel_release}: the kernel refuses to load it",
                 )
             )
+    return found
 
 
 def _findings(info: RamdiskInfo, arch: str) -> None:
