@@ -16,15 +16,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import cbor2
-from cryptography import x509
-from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.serialization import Encoding
 
 from . import cbor_peek
 from .errors import SignatureError
+
+if TYPE_CHECKING:  # cryptography is imported where a certificate is used (start-up time)
+    from cryptography import x509
+    from cryptography.hazmat.primitives.asymmetric import ec
 
 CERT_KEY = "signing_certificate"
 SIGNATURE_KEY = "signature"
@@ -120,6 +121,8 @@ def encode_signature_section(entries: list[PcrSignature]) -> bytes:
 
 def load_certificate(data: bytes) -> x509.Certificate:
     """Load a certificate from PEM (as stored in EIFs) or DER bytes."""
+    from cryptography import x509
+
     pem = _is_pem(data)
     try:
         if pem:
@@ -138,6 +141,9 @@ def certificate_ec_key(cert: x509.Certificate) -> ec.EllipticCurvePublicKey:
     """The certificate's public key, if it is an EC key eifkit can use; SignatureError
     otherwise (an unknown key type, a curve the crypto library lacks such as SM2, a
     point not on its curve: the library raises for each, differently)."""
+    from cryptography.exceptions import UnsupportedAlgorithm
+    from cryptography.hazmat.primitives.asymmetric import ec
+
     try:
         key = cert.public_key()
     except (ValueError, UnsupportedAlgorithm) as e:
@@ -156,5 +162,7 @@ def certificate_ec_key(cert: x509.Certificate) -> ec.EllipticCurvePublicKey:
 
 def certificate_der_from_section(data: bytes) -> bytes:
     """What PCR8 measures: the DER of entry 0's signing certificate."""
+    from cryptography.hazmat.primitives.serialization import Encoding
+
     cert = load_certificate(pcr0_signature(data).signing_certificate)
     return cert.public_bytes(Encoding.DER)

@@ -553,3 +553,33 @@ def test_a_folder_with_a_file_name_that_is_not_utf8_is_a_clean_error(tmp_path):
     )  # fmt: skip
     assert_clean_error(r, str(folder), "is not UTF-8")
     assert leftovers(tmp_path) == ["tree"]
+
+
+def test_import_eifkit_is_lazy_and_every_public_name_resolves():
+    """``import eifkit`` loads no command's heavy dependencies; every name in __all__
+    resolves to the object of its home module."""
+    code = (
+        "import sys, eifkit; heavy = [m for m in ('cryptography', 'eifkit.build', "
+        "'eifkit.writer') if m in sys.modules]; print(heavy)"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert r.stdout.strip() == "[]"
+    import eifkit
+
+    for name in eifkit.__all__:
+        assert getattr(eifkit, name) is not None
+    from eifkit.build import build_image
+
+    assert eifkit.build_image is build_image
+    with pytest.raises(AttributeError):
+        _ = eifkit.no_such_name
+
+
+def test_a_command_run_imports_only_its_own_module():
+    code = (
+        "import sys\nfrom eifkit.cli import main\n"
+        "try:\n    main(['pcr', '--help'])\nexcept SystemExit:\n    pass\n"
+        "print(sorted(m for m in sys.modules if m.startswith('eifkit.cli.')))"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert r.stdout.strip().splitlines()[-1] == "['eifkit.cli.common', 'eifkit.cli.pcr']"

@@ -51,13 +51,20 @@ def command_module(name: str) -> ModuleType:
     return import_module(f"{__name__}.{COMMANDS[name]}")
 
 
-def make_parser() -> argparse.ArgumentParser:
+def make_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every command, or of the command ``only`` alone: a run of one
+    command imports only that command's module (and what it needs)."""
     parser = argparse.ArgumentParser(prog=PROG, description=MAIN_HELP, formatter_class=Formatter)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in COMMANDS:
+    for name in [only] if only in COMMANDS else COMMANDS:
         command_module(name).add_parser(sub)
     return parser
+
+
+def _command_named(argv: Sequence[str]) -> str | None:
+    """The command argv asks for, when its first argument names one."""
+    return argv[0] if argv and argv[0] in COMMANDS else None
 
 
 def join_dash_values(argv: Sequence[str]) -> list[str]:
@@ -83,8 +90,9 @@ def join_dash_values(argv: Sequence[str]) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = make_parser()
-    args = parser.parse_args(join_dash_values(sys.argv[1:] if argv is None else argv))
+    argv = sys.argv[1:] if argv is None else argv
+    parser = make_parser(_command_named(argv))
+    args = parser.parse_args(join_dash_values(argv))
     run: Callable[[argparse.Namespace], int] = command_module(args.command).run
     try:
         with termination_raises():

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from .. import jsonfmt, writer
+from .. import jsonfmt
 from ..errors import InputError
 from ..limits import ExpansionLimits
 from ..measure import ALGORITHMS, DEFAULT_ALGORITHM, Measurements
@@ -86,6 +86,8 @@ def write_image(
 ) -> WriteResult:
     """:func:`eifkit.writer.write` with a progress bar unless --quiet, and O_DIRECT
     unless --no-direct-io."""
+    from .. import writer  # imported by the commands that write (start-up time)
+
     bar = progress(args, sum(sec.size for sec in image.sections), label)
     try:
         return writer.write(
