@@ -43,3 +43,30 @@ def test_first_ramdisk_feeds_pcr1_later_ones_pcr2(tmp_path):
 def test_metadata_feeds_no_pcr(tmp_path):
     b = [*BASE[:2], (METADATA, b'{"x":1}'), *BASE[3:]]
     assert _pcr_causes(tmp_path, BASE, b) == {"PCR0": [], "PCR1": [], "PCR2": []}
+
+
+def test_same_bytes_compares_every_byte_across_chunk_boundaries():
+    import os
+
+    from eifkit.diff import BUFFER, _same_bytes
+    from eifkit.format import SectionType
+    from eifkit.image import Section
+    from eifkit.sources import BytesSource
+
+    class OddChunks(BytesSource):
+        """The same bytes in 1000-byte chunks, unlike BytesSource's BUFFER-sized ones."""
+
+        def chunks(self, buffer_size=0):
+            view = memoryview(self.data)
+            for i in range(0, len(view), 1000):
+                yield view[i : i + 1000]
+
+    data = os.urandom(2 * BUFFER + 12345)
+    section = Section(SectionType.RAMDISK, BytesSource(data))
+    assert _same_bytes(section, Section(SectionType.RAMDISK, OddChunks(data)))
+    for at in (0, 999, BUFFER, len(data) - 1):
+        changed = bytearray(data)
+        changed[at] ^= 1
+        other = Section(SectionType.RAMDISK, OddChunks(bytes(changed)))
+        assert not _same_bytes(section, other), at
+    assert not _same_bytes(section, Section(SectionType.RAMDISK, BytesSource(data[:-1])))
