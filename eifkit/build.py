@@ -32,7 +32,6 @@ from .format import MAX_SECTIONS, Arch, EifHeader, SectionType
 from .image import EifImage, Section
 from .inputs import CMDLINE_FILE_LIMIT, read_input_file, utf8_text
 from .metadata import load_custom_metadata
-from .signing.signers import make_signature_section
 from .sources import BytesSource, DeferredSource, FileSource, Source
 from .timefmt import default_build_time, rfc3339
 
@@ -211,6 +210,8 @@ def _assemble(
     if (inputs.signer is None) != (inputs.signing_certificate is None):
         raise InputError("signing needs both a certificate and a private key", field="signing")
     if inputs.signer is not None and inputs.signing_certificate is not None:
+        from .signing.signers import make_signature_section
+
         cert_pem, signer = inputs.signing_certificate, inputs.signer
         sections.append(
             Section(

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .format import DEFAULT_CPUS, DEFAULT_MEMORY, Arch
 from .image import Section
-from .signing.signers import Signer
 from .sources import Source
+
+if TYPE_CHECKING:  # pyca/cryptography loads only for signed builds (start-up time)
+    from .signing.signers import Signer
 
 
 @dataclass(frozen=True)

@@ -49,6 +49,11 @@ except ImportError:  # pragma: no cover - isal is a dependency; this is a safety
 _Hash = Any  # hashlib's hash objects have no public type
 
 
+def _update_and_crc(h: _Hash, chunk: bytes | bytearray | memoryview, crc: int) -> int:
+    h.update(chunk)
+    return _crc32(chunk, crc)
+
+
 def new_hash(algo: str) -> _Hash:
     if algo not in ALGORITHMS:
         raise ValueError(
@@ -206,13 +211,18 @@ class MeasureEngine:
             if len(chunk) >= PARALLEL_MIN and self._parallel:
                 # The second stream (or, before PCR1 forks off, the only one) runs on
                 # the worker while this thread hashes and CRCs: two cores, one pass.
+                # The CRC goes with it when this thread has PCR0 too: the reading
+                # thread also copies each chunk in, so the two threads come out even.
                 if self._pool is None:
                     self._pool = ThreadPoolExecutor(1, thread_name_prefix="eifkit-hash")
-                job = self._pool.submit((second or self._h0).update, chunk)
                 if second is not None:
+                    job = self._pool.submit(_update_and_crc, second, chunk, self._crc)
                     self._h0.update(chunk)
-                self._crc = _crc32(chunk, self._crc)
-                job.result()
+                    self._crc = job.result()
+                else:
+                    job = self._pool.submit(self._h0.update, chunk)
+                    self._crc = _crc32(chunk, self._crc)
+                    job.result()
                 return
             self._h0.update(chunk)
             if second is not None:

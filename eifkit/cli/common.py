@@ -263,11 +263,11 @@ def add_signing_key_options(p: argparse.ArgumentParser, *, detached: bool = Fals
 
 def signing_inputs(args: argparse.Namespace) -> tuple[bytes, Signer] | None:
     """(certificate PEM bytes, signer) from the signing options, or None if unsigned."""
-    from ..signing.signers import check_key_matches_certificate, open_signer, read_certificate_file
-
     has_key = args.private_key is not None or args.kms_key_id is not None
     if args.signing_certificate is None and not has_key:
         return None
+    from ..signing.signers import check_key_matches_certificate, open_signer, read_certificate_file
+
     if args.signing_certificate is None:
         raise InputError("--signing-certificate is needed with a private key or KMS key")
     if not has_key:
