@@ -110,7 +110,7 @@ def write(
     buffer_size: int = DEFAULT_BUFFER_SIZE,
     progress: Progress | None = None,
     fsync: bool = False,
-    direct_io: bool = True,
+    direct_io: bool = False,
     inputs: InputPaths = (),
 ) -> WriteResult:
     """Write ``image`` to ``path`` atomically; return its size, CRC and measurements.
@@ -125,7 +125,9 @@ def write(
     survives a power loss; that costs the disk's write speed.
 
     ``direct_io``: long sections are written past the page cache (``O_DIRECT``) where
-    the file system allows it and the disk keeps up; see :mod:`eifkit.outfile`.
+    the file system allows it and the disk keeps up; see :mod:`eifkit.outfile`. Off
+    by default: what usually comes next (verify, pcr, an upload, a boot) reads the EIF
+    again, and finds it in the page cache only if it was written through it.
     ``WriteResult.io`` says how the bytes were written.
 
     ``inputs``: the files the caller read to make ``image`` (keys, certificates ...);

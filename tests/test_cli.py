@@ -92,13 +92,13 @@ def test_source_date_epoch_makes_builds_reproducible(tmp_path):
     assert meta["BuildTool"] == "eifkit"
 
 
-def test_no_direct_io_gives_the_same_bytes(tmp_path):
-    """The hello kernel (873,472 bytes) is long enough to go direct by default."""
+def test_direct_io_gives_the_same_bytes(tmp_path):
+    """The hello kernel (873,472 bytes) is long enough to go direct with --direct-io."""
     sde = {"SOURCE_DATE_EPOCH": "1700000000"}
     a, b = tmp_path / "a.eif", tmp_path / "b.eif"
     base = ["build", "--kernel", KERNEL, "--initrd", RD0, "--cmdline", "x", "--json"]
     r1 = eifkit(*base, "-o", str(a), env=sde)
-    r2 = eifkit(*base, "-o", str(b), "--no-direct-io", env=sde)
+    r2 = eifkit(*base, "-o", str(b), "--direct-io", env=sde)
     assert r1.returncode == r2.returncode == 0, (r1.stderr, r2.stderr)
     assert a.read_bytes() == b.read_bytes()
     assert r1.stdout == r2.stdout

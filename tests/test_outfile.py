@@ -200,7 +200,7 @@ def test_a_failing_direct_write_fails_the_build_and_leaves_nothing(tmp_path, mon
     out_dir = tmp_path / "out"
     out_dir.mkdir()
     with pytest.raises(OSError) as e:
-        write(image, out_dir / "x.eif", buffer_size=2 * ALIGN)
+        write(image, out_dir / "x.eif", buffer_size=2 * ALIGN, direct_io=True)
     assert e.value.errno == errno.ENOSPC
     assert e.value.filename == str(out_dir / "x.eif")  # the name asked for, not the temp file
     assert list(out_dir.iterdir()) == []
@@ -217,7 +217,7 @@ def test_a_full_disk_is_one_line_naming_the_output(tmp_path, monkeypatch, capsys
     hello = ROOT / "examples" / "hello"
     args = ["build", "--kernel", str(hello / "bzImage"), "--initrd", str(hello / "init.cpio")]
     args += ["--cmdline", "x", "-o", str(out), "--no-lint"]
-    args += [] if direct else ["--no-direct-io"]
+    args += ["--direct-io"] if direct else []
     assert main(args) == 2
     err = capsys.readouterr().err
     assert err == f"eifkit: error: {out}: cannot write: No space left on device\n"
@@ -256,7 +256,9 @@ def test_writer_output_is_the_same_with_and_without_direct_io(case, tmp_path):
     src = tmp_path / "in.eif"
     src.write_bytes(data)
     image = read(src, strict=False)
-    direct = write(image, tmp_path / "d.eif", layout="original", buffer_size=buffer_size)
+    direct = write(
+        image, tmp_path / "d.eif", layout="original", buffer_size=buffer_size, direct_io=True
+    )
     plain = write(
         image, tmp_path / "p.eif", layout="original", buffer_size=buffer_size, direct_io=False
     )

@@ -17,7 +17,7 @@ from .common import (
     EXIT_OK,
     PROG,
     add_command,
-    add_no_direct_io,
+    add_direct_io,
     add_output,
     add_quiet,
     add_signing_key_options,
@@ -241,7 +241,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="flush the EIF to the disk before it is renamed into place, so it "
         "survives a power loss (costs the disk's write speed)",
     )
-    add_no_direct_io(p)
+    add_direct_io(p)
     p.add_argument(
         "--timings",
         action="store_true",

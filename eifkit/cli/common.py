@@ -85,7 +85,7 @@ def write_image(
     **options: Any,
 ) -> WriteResult:
     """:func:`eifkit.writer.write` with a progress bar unless --quiet, and O_DIRECT
-    unless --no-direct-io."""
+    with --direct-io."""
     from .. import writer  # imported by the commands that write (start-up time)
 
     bar = progress(args, sum(sec.size for sec in image.sections), label)
@@ -94,7 +94,7 @@ def write_image(
             image,
             path,
             progress=bar,
-            direct_io=not args.no_direct_io,
+            direct_io=args.direct_io,
             inputs=inputs,
             **options,
         )
@@ -202,13 +202,22 @@ def add_quiet(p: argparse.ArgumentParser) -> None:
     )
 
 
-def add_no_direct_io(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--no-direct-io",
+def add_direct_io(p: argparse.ArgumentParser) -> None:
+    group = p.add_mutually_exclusive_group()
+    group.add_argument(
+        "--direct-io",
+        dest="direct_io",
         action="store_true",
-        help="write every byte through the page cache (by default long sections bypass "
-        "it with O_DIRECT where the file system allows it and the disk keeps up with "
-        "hashing; see README's 'Speed')",
+        help="write long sections past the page cache (O_DIRECT, where the file system "
+        "allows it and the disk keeps up with hashing): faster when nothing reads the "
+        "EIF soon after, slower when something does; see README's 'Speed'",
+    )
+    group.add_argument(
+        "--no-direct-io",
+        dest="direct_io",
+        action="store_false",
+        help="write every byte through the page cache, so that what reads the EIF next "
+        "(verify, pcr, an upload, a boot) finds it there (the default)",
     )
 
 

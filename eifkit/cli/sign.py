@@ -43,7 +43,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     common.add_signing_key_options(p, detached=True)
     p.add_argument("--json", action="store_true", help="print the measurements as JSON")
     common.add_quiet(p)
-    common.add_no_direct_io(p)
+    common.add_direct_io(p)
 
 
 def run(args: argparse.Namespace) -> int:
