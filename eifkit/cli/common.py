@@ -210,7 +210,7 @@ def add_direct_io(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="write long sections past the page cache (O_DIRECT, where the file system "
         "allows it and the disk keeps up with hashing): faster when nothing reads the "
-        "EIF soon after, slower when something does; see README's 'Speed'",
+        "EIF soon after, slower when something does; see README's Speed section",
     )
     group.add_argument(
         "--no-direct-io",
