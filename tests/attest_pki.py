@@ -24,6 +24,9 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 
+# The checks a signed document gets before any expectation, in the order reported.
+SIGNED_CHECKS = ["structure", "cose-header", "signature", "root", "chain", "debug-mode"]
+
 T0 = dt.datetime(2026, 3, 1, 12, 0, 0, tzinfo=dt.UTC)  # the documents' time
 T0_MS = int(T0.timestamp() * 1000)
 
