@@ -1,0 +1,85 @@
+"""Hostile inputs found in the review of `eifkit attest` (issue 13): each must give a
+failing verdict with one line saying why, never an exception or a forged line."""
+
+from __future__ import annotations
+
+import cbor2
+import pytest
+
+from eifkit import attest
+from tests.attest_pki import T0, make_doc, make_pki
+
+HUGE = cbor2.CBORTag(2, b"\x01" * 2000)  # a bignum of ~4800 digits: repr() refuses it
+
+
+@pytest.fixture(scope="module")
+def pki():
+    return make_pki()
+
+
+def failed(data: bytes, pki) -> list[str]:
+    result = attest.verify(data, root=pki.root.der, at=T0)
+    return [f"{c.name}: {c.detail}" for c in result.checks if not c.ok]
+
+
+def _payload_with_pcrs(doc, pcrs_map: bytes) -> bytes:
+    """The payload of ``doc`` with its pcrs replaced by the raw CBOR ``pcrs_map``."""
+    rest = cbor2.dumps({k: v for k, v in doc.payload.items() if k != "pcrs"})
+    assert rest[0] & 0xE0 == 0xA0 and rest[0] & 0x1F < 23
+    return bytes([rest[0] + 1]) + rest[1:] + cbor2.dumps("pcrs") + pcrs_map
+
+
+@pytest.mark.parametrize(
+    "where",
+    ["timestamp", "pcr-index", "unprotected", "protected-and-unprotected"],
+)
+def test_a_huge_bignum_fails_the_structure_check(pki, where):
+    doc = make_doc(pki)
+    if where == "timestamp":
+        doc = make_doc(pki, timestamp=HUGE)
+    elif where == "pcr-index":
+        doc = make_doc(pki, pcrs={HUGE: b"\0" * 48})
+    elif where == "unprotected":
+        doc.unprotected = {HUGE: 1}
+    else:
+        doc.protected, doc.unprotected = cbor2.dumps({HUGE: 1}), {HUGE: 1}
+    problems = failed(doc.encode(), pki)
+    assert len(problems) == 1 and problems[0].startswith("structure: "), problems
+    assert "CBOR tag 2" in problems[0]
+
+
+@pytest.mark.parametrize(
+    "second_key",
+    [b"\xf5", b"\xf9\x3c\x00", b"\xc2\x41\x01", b"\xfb\x3f\xf0\x00\x00\x00\x00\x00\x00"],
+    ids=["true", "float16-1.0", "bignum-1", "float64-1.0"],
+)
+def test_a_pcr_index_python_equates_with_another_is_refused(pki, second_key):
+    # {1: A, <key equal to 1 in Python>: B}: cbor2 keeps one entry, so the duplicate
+    # check on encodings alone let the signed payload say PCR1 = B.
+    doc = make_doc(pki)
+    pcrs = b"\xa2\x01" + cbor2.dumps(b"A" * 48) + second_key + cbor2.dumps(b"B" * 48)
+    payload = _payload_with_pcrs(doc, pcrs)
+    problems = failed(doc.encode(payload=payload, signature=doc.signature(payload)), pki)
+    assert len(problems) == 1 and problems[0].startswith("structure: "), problems
+
+
+def test_a_payload_key_that_is_not_text_is_refused(pki):
+    doc = make_doc(pki)
+    body = cbor2.dumps(doc.payload)
+    payload = bytes([body[0] + 1]) + body[1:] + b"\x01\x01"  # one more entry, 1: 1
+    problems = failed(doc.encode(payload=payload, signature=doc.signature(payload)), pki)
+    assert len(problems) == 1 and problems[0].startswith("structure: "), problems
+
+
+def test_a_tag_nested_in_the_cose_tag_is_refused(pki):
+    inner = make_doc(pki).encode()
+    assert failed(cbor2.dumps(cbor2.CBORTag(18, cbor2.loads(b"\xd2" + inner))), pki)[0].startswith(
+        "structure: "
+    )
+
+
+def test_an_oversized_cose_is_refused_before_it_is_parsed(pki):
+    doc = make_doc(pki)
+    doc.unprotected = {i: i for i in range(30000)}
+    problems = failed(doc.encode(), pki)
+    assert len(problems) == 1 and "bytes, expected at most" in problems[0], problems
