@@ -83,3 +83,69 @@ def test_an_oversized_cose_is_refused_before_it_is_parsed(pki):
     doc.unprotected = {i: i for i in range(30000)}
     problems = failed(doc.encode(), pki)
     assert len(problems) == 1 and "bytes, expected at most" in problems[0], problems
+
+
+# ------------------------------------------------- document text in the human output
+
+FORGED = "x\n\x1b[8mstructure  ok\r\u202esignature"
+
+
+def _cli(capsys, *args: str) -> str:
+    from eifkit.cli import main
+
+    main(list(args))
+    return capsys.readouterr().out
+
+
+def _assert_no_control_characters(out: str) -> None:
+    for line in out.splitlines():
+        assert all(c.isprintable() for c in line), repr(line)
+
+
+def test_control_characters_in_module_id_cannot_forge_lines(pki, tmp_path, capsys):
+    path = tmp_path / "doc.cbor"
+    path.write_bytes(make_doc(pki, module_id=FORGED).encode())
+    root = tmp_path / "root.der"
+    root.write_bytes(pki.root.der)
+    for args in (
+        ("attest", "decode", str(path)),
+        ("attest", "verify", str(path), "--root", str(root), "--at", "2026-03-01T12:00:00Z"),
+    ):
+        out = _cli(capsys, *args)
+        _assert_no_control_characters(out)
+        assert "\\x1b[8m" in out and "\\n" in out
+
+
+def test_control_characters_in_a_certificate_name_cannot_forge_lines(tmp_path, capsys):
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.x509.oid import NameOID
+
+    from tests.attest_pki import Cert, make_cert
+
+    pki = make_pki()
+    ca = pki.cas[-1]
+    evil_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, FORGED)])
+    evil = make_cert("leaf", ca, ca=False, start=T0, end=T0)
+    rebuilt = (
+        x509.CertificateBuilder()
+        .subject_name(evil_name)
+        .issuer_name(evil_name)  # not the CA's name: the chain check prints it
+        .public_key(evil.key.public_key())
+        .serial_number(1)
+        .not_valid_before(evil.cert.not_valid_before_utc)
+        .not_valid_after(evil.cert.not_valid_after_utc)
+        .sign(ca.key, hashes.SHA384())
+    )
+    pki.leaf = Cert(evil.key, rebuilt)
+    path = tmp_path / "doc.cbor"
+    path.write_bytes(make_doc(pki).encode())
+    root = tmp_path / "root.der"
+    root.write_bytes(pki.root.der)
+    for args in (
+        ("attest", "decode", str(path)),
+        ("attest", "verify", str(path), "--root", str(root), "--at", "2026-03-01T12:00:00Z"),
+    ):
+        out = _cli(capsys, *args)
+        _assert_no_control_characters(out)
+        assert "\\x1b[8m" in out
