@@ -149,3 +149,30 @@ def test_control_characters_in_a_certificate_name_cannot_forge_lines(tmp_path, c
         out = _cli(capsys, *args)
         _assert_no_control_characters(out)
         assert "\\x1b[8m" in out
+
+
+# ------------------------------------------------------------ expectations
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        ("--pcr", "1=" + "02" * 48),  # the document's own PCR1 is 02..02
+        ("--pcr", "1=" + "ff" * 48, "--pcr", "1=" + "02" * 48),
+        ("--role-arn", "arn:aws:iam::1:role/r", "--pcr", "3=" + "04" * 48),
+    ],
+)
+def test_two_different_expectations_for_one_pcr_are_a_usage_error(pki, tmp_path, capsys, extra):
+    # Before, the last one silently replaced the first, so a check the user asked for
+    # was never made: with --pcr 1=ff.. --pcr 1=<the document's>, the document passed.
+    from eifkit.cli import main
+
+    path = tmp_path / "doc.cbor"
+    path.write_bytes(make_doc(pki).encode())
+    root = tmp_path / "root.der"
+    root.write_bytes(pki.root.der)
+    args = ["attest", "verify", str(path), "--root", str(root), "--at", "2026-03-01T12:00:00Z"]
+    assert main(args + list(extra)) == (0 if len(extra) == 2 else 2)
+    err = capsys.readouterr().err
+    if len(extra) > 2:
+        assert "two different expected values" in err and err.count("\n") == 1
