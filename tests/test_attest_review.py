@@ -176,3 +176,15 @@ def test_two_different_expectations_for_one_pcr_are_a_usage_error(pki, tmp_path,
     err = capsys.readouterr().err
     if len(extra) > 2:
         assert "two different expected values" in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("which", ["at", "now"])
+def test_a_naive_time_is_refused_up_front(pki, which):
+    # A naive datetime used to fail the chain as "a certificate does not parse:
+    # TypeError(...)", or, with --max-age and at="doc", raise TypeError from the check.
+    import datetime as dt
+
+    naive = dt.datetime(2026, 3, 1, 12, 0, 0)
+    kw = {"at": naive} if which == "at" else {"at": "doc", "now": naive}
+    with pytest.raises(ValueError, match="timezone"):
+        attest.verify(make_doc(pki).encode(), attest.Expectations(max_age_seconds=5), **kw)

@@ -74,11 +74,15 @@ def verify(
     ``root``: the trusted root certificate (DER); AWS's Nitro root G1 by default.
     ``at``: when the chain must be valid: ``"now"``, ``"doc"`` (the document's own
     timestamp; a signing certificate lives 3 hours) or a time. ``now``: the current
-    time (for tests). ``allow_unsigned`` accepts QEMU's emulated-NSM documents (all-zero
-    certificate and signature): then only the fields and PCRs are checked.
+    time (for tests); both must be timezone-aware. ``allow_unsigned`` accepts QEMU's
+    emulated-NSM documents (all-zero certificate and signature): then only the fields
+    and PCRs are checked.
     """
     expect = expect or Expectations()
     now = now or _dt.datetime.now(_dt.UTC)
+    for moment in (now, at):
+        if isinstance(moment, _dt.datetime) and moment.utcoffset() is None:
+            raise ValueError(f"{moment.isoformat()} has no timezone; give an aware datetime")
     if isinstance(data, AttestationDocument):
         doc = data
     else:
