@@ -188,3 +188,29 @@ def test_a_naive_time_is_refused_up_front(pki, which):
     kw = {"at": naive} if which == "at" else {"at": "doc", "now": naive}
     with pytest.raises(ValueError, match="timezone"):
         attest.verify(make_doc(pki).encode(), attest.Expectations(max_age_seconds=5), **kw)
+
+
+# ------------------------------------------------------------------ --at times
+
+
+@pytest.mark.parametrize(
+    "at", ["0000-01-01T00:00:00Z", "0001-01-01T00:00:00+00:01", "9999-12-31T23:59:59-00:01"]
+)
+def test_an_at_time_outside_what_python_holds_is_a_usage_error(pki, tmp_path, capsys, at):
+    from eifkit.cli import main
+
+    path = tmp_path / "doc.cbor"
+    path.write_bytes(make_doc(pki).encode())
+    assert main(["attest", "verify", str(path), "--at", at, "--json"]) == 2
+    assert "--at" in capsys.readouterr().err
+
+
+def test_an_at_time_with_an_offset_is_reported_in_utc(pki):
+    # 18:00+02:00 is 16:00Z, after the leaf's 15:00Z end; it was printed as 18:00:00Z.
+    import datetime as dt
+
+    at = dt.datetime(2026, 3, 1, 18, 0, tzinfo=dt.timezone(dt.timedelta(hours=2)))
+    result = attest.verify(make_doc(pki).encode(), root=pki.root.der, at=at)
+    chain = next(c for c in result.checks if c.name == "chain")
+    assert not chain.ok and chain.detail.endswith("not at 2026-03-01T16:00:00Z"), chain.detail
+    assert result.at is not None and result.at.utcoffset() == dt.timedelta(0)

@@ -79,10 +79,9 @@ def verify(
     and PCRs are checked.
     """
     expect = expect or Expectations()
-    now = now or _dt.datetime.now(_dt.UTC)
-    for moment in (now, at):
-        if isinstance(moment, _dt.datetime) and moment.utcoffset() is None:
-            raise ValueError(f"{moment.isoformat()} has no timezone; give an aware datetime")
+    now = _utc(now or _dt.datetime.now(_dt.UTC))
+    if isinstance(at, _dt.datetime):
+        at = _utc(at)
     if isinstance(data, AttestationDocument):
         doc = data
     else:
@@ -103,6 +102,16 @@ def verify(
     checks.append(_debug_check(doc, allow_debug))
     checks += _expectation_checks(doc, expect, now if at == "doc" else when)
     return Verification(doc, checks, when, unsigned)
+
+
+def _utc(moment: _dt.datetime) -> _dt.datetime:
+    """``moment`` in UTC, as every check reports it; ValueError if it is naive."""
+    if moment.utcoffset() is None:
+        raise ValueError(f"{moment.isoformat()} has no timezone; give an aware datetime")
+    try:
+        return moment.astimezone(_dt.UTC)
+    except OverflowError:
+        raise ValueError(f"{moment.isoformat()} is not in the years 1..9999 in UTC") from None
 
 
 def _signature_checks(doc: AttestationDocument, root: bytes, at: _dt.datetime) -> list[Check]:
