@@ -214,3 +214,18 @@ def test_an_at_time_with_an_offset_is_reported_in_utc(pki):
     chain = next(c for c in result.checks if c.name == "chain")
     assert not chain.ok and chain.detail.endswith("not at 2026-03-01T16:00:00Z"), chain.detail
     assert result.at is not None and result.at.utcoffset() == dt.timedelta(0)
+
+
+# ------------------------------------------------------------------ input forms
+
+
+@pytest.mark.parametrize("encode", ["b64encode", "urlsafe_b64encode"])
+def test_base64_of_a_tagged_document_is_not_taken_for_der(pki, encode):
+    # base64 of d2 84 ... starts with "0o" (0x30): it was parsed as a DER certificate.
+    import base64
+
+    doc = make_doc(pki)
+    doc.tagged = True
+    text = getattr(base64, encode)(doc.encode())
+    assert text[:1] == b"0"
+    assert failed(text, pki) == []
