@@ -229,3 +229,19 @@ def test_base64_of_a_tagged_document_is_not_taken_for_der(pki, encode):
     text = getattr(base64, encode)(doc.encode())
     assert text[:1] == b"0"
     assert failed(text, pki) == []
+
+
+@pytest.mark.parametrize("value", ["5", '["x"]', "null", "true"])
+def test_a_pcr_json_value_that_is_not_text_is_a_usage_error(pki, tmp_path, capsys, value):
+    # {"PCR0": "...", "PCR1": 5}: PCR1 was dropped without a word, so never checked.
+    from eifkit.cli import main
+
+    path = tmp_path / "doc.cbor"
+    path.write_bytes(make_doc(pki).encode())
+    root = tmp_path / "root.der"
+    root.write_bytes(pki.root.der)
+    pcrs = tmp_path / "pcrs.json"
+    pcrs.write_text(f'{{"PCR0": "{"01" * 48}", "PCR1": {value}}}')
+    args = ["attest", "verify", str(path), "--root", str(root), "--pcrs", str(pcrs)]
+    assert main([*args, "--at", "2026-03-01T12:00:00Z"]) == 2
+    assert "PCR1" in capsys.readouterr().err
