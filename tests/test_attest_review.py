@@ -245,3 +245,20 @@ def test_a_pcr_json_value_that_is_not_text_is_a_usage_error(pki, tmp_path, capsy
     args = ["attest", "verify", str(path), "--root", str(root), "--pcrs", str(pcrs)]
     assert main([*args, "--at", "2026-03-01T12:00:00Z"]) == 2
     assert "PCR1" in capsys.readouterr().err
+
+
+def test_a_root_file_with_two_certificates_is_a_usage_error(pki, tmp_path, capsys):
+    # Only the first was trusted, silently: a bundle of roots gave a 'root' FAIL (or,
+    # with the document's root first, a pass that ignored the rest of the file).
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    from eifkit.cli import main
+
+    path = tmp_path / "doc.cbor"
+    path.write_bytes(make_doc(pki).encode())
+    root = tmp_path / "roots.pem"
+    other = make_pki().root.cert
+    root.write_bytes(other.public_bytes(Encoding.PEM) + pki.root.cert.public_bytes(Encoding.PEM))
+    args = ["attest", "verify", str(path), "--root", str(root), "--at", "2026-03-01T12:00:00Z"]
+    assert main(args) == 2
+    assert "2 certificates" in capsys.readouterr().err
