@@ -90,6 +90,15 @@ def test_an_oversized_cose_is_refused_before_it_is_parsed(pki):
 FORGED = "x\n\x1b[8mstructure  ok\r\u202esignature"
 
 
+def verify_args(tmp_path, pki, doc_bytes: bytes) -> list[str]:
+    """``attest verify DOC --root ROOT --at T0`` for ``doc_bytes`` against ``pki``."""
+    path = tmp_path / "doc.cbor"
+    path.write_bytes(doc_bytes)
+    root = tmp_path / "root.der"
+    root.write_bytes(pki.root.der)
+    return ["attest", "verify", str(path), "--root", str(root), "--at", "2026-03-01T12:00:00Z"]
+
+
 def _cli(capsys, *args: str) -> str:
     from eifkit.cli import main
 
@@ -103,14 +112,8 @@ def _assert_no_control_characters(out: str) -> None:
 
 
 def test_control_characters_in_module_id_cannot_forge_lines(pki, tmp_path, capsys):
-    path = tmp_path / "doc.cbor"
-    path.write_bytes(make_doc(pki, module_id=FORGED).encode())
-    root = tmp_path / "root.der"
-    root.write_bytes(pki.root.der)
-    for args in (
-        ("attest", "decode", str(path)),
-        ("attest", "verify", str(path), "--root", str(root), "--at", "2026-03-01T12:00:00Z"),
-    ):
+    verify = verify_args(tmp_path, pki, make_doc(pki, module_id=FORGED).encode())
+    for args in (["attest", "decode", verify[2]], verify):
         out = _cli(capsys, *args)
         _assert_no_control_characters(out)
         assert "\\x1b[8m" in out and "\\n" in out
@@ -138,14 +141,8 @@ def test_control_characters_in_a_certificate_name_cannot_forge_lines(tmp_path, c
         .sign(ca.key, hashes.SHA384())
     )
     pki.leaf = Cert(evil.key, rebuilt)
-    path = tmp_path / "doc.cbor"
-    path.write_bytes(make_doc(pki).encode())
-    root = tmp_path / "root.der"
-    root.write_bytes(pki.root.der)
-    for args in (
-        ("attest", "decode", str(path)),
-        ("attest", "verify", str(path), "--root", str(root), "--at", "2026-03-01T12:00:00Z"),
-    ):
+    verify = verify_args(tmp_path, pki, make_doc(pki).encode())
+    for args in (["attest", "decode", verify[2]], verify):
         out = _cli(capsys, *args)
         _assert_no_control_characters(out)
         assert "\\x1b[8m" in out
@@ -167,11 +164,7 @@ def test_two_different_expectations_for_one_pcr_are_a_usage_error(pki, tmp_path,
     # was never made: with --pcr 1=ff.. --pcr 1=<the document's>, the document passed.
     from eifkit.cli import main
 
-    path = tmp_path / "doc.cbor"
-    path.write_bytes(make_doc(pki).encode())
-    root = tmp_path / "root.der"
-    root.write_bytes(pki.root.der)
-    args = ["attest", "verify", str(path), "--root", str(root), "--at", "2026-03-01T12:00:00Z"]
+    args = verify_args(tmp_path, pki, make_doc(pki).encode())
     assert main(args + list(extra)) == (0 if len(extra) == 2 else 2)
     err = capsys.readouterr().err
     if len(extra) > 2:
@@ -236,14 +229,9 @@ def test_a_pcr_json_value_that_is_not_text_is_a_usage_error(pki, tmp_path, capsy
     # {"PCR0": "...", "PCR1": 5}: PCR1 was dropped without a word, so never checked.
     from eifkit.cli import main
 
-    path = tmp_path / "doc.cbor"
-    path.write_bytes(make_doc(pki).encode())
-    root = tmp_path / "root.der"
-    root.write_bytes(pki.root.der)
     pcrs = tmp_path / "pcrs.json"
     pcrs.write_text(f'{{"PCR0": "{"01" * 48}", "PCR1": {value}}}')
-    args = ["attest", "verify", str(path), "--root", str(root), "--pcrs", str(pcrs)]
-    assert main([*args, "--at", "2026-03-01T12:00:00Z"]) == 2
+    assert main([*verify_args(tmp_path, pki, make_doc(pki).encode()), "--pcrs", str(pcrs)]) == 2
     assert "PCR1" in capsys.readouterr().err
 
 
@@ -254,11 +242,10 @@ def test_a_root_file_with_two_certificates_is_a_usage_error(pki, tmp_path, capsy
 
     from eifkit.cli import main
 
-    path = tmp_path / "doc.cbor"
-    path.write_bytes(make_doc(pki).encode())
-    root = tmp_path / "roots.pem"
+    args = verify_args(tmp_path, pki, make_doc(pki).encode())
+    roots = tmp_path / "roots.pem"
     other = make_pki().root.cert
-    root.write_bytes(other.public_bytes(Encoding.PEM) + pki.root.cert.public_bytes(Encoding.PEM))
-    args = ["attest", "verify", str(path), "--root", str(root), "--at", "2026-03-01T12:00:00Z"]
+    roots.write_bytes(other.public_bytes(Encoding.PEM) + pki.root.cert.public_bytes(Encoding.PEM))
+    args[args.index("--root") + 1] = str(roots)
     assert main(args) == 2
     assert "2 certificates" in capsys.readouterr().err
