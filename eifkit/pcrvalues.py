@@ -46,7 +46,12 @@ def load_pcrs_file(path: str) -> dict[str, str]:
         value = value["Measurements"]
     if not isinstance(value, dict):
         raise InputError("expected a JSON object of PCR values", path=path)
-    pcrs = {k: v for k, v in value.items() if _PCR_NAME.fullmatch(k) and isinstance(v, str)}
+    pcrs = {k: v for k, v in value.items() if _PCR_NAME.fullmatch(k)}
+    for k, v in pcrs.items():
+        if not isinstance(v, str):  # dropping it would drop a check the file asks for
+            raise InputError(
+                f"found {jsonfmt.dumps(v)[:40]}, expected hex text", path=path, field=k
+            )
     if not pcrs:
         raise InputError("no PCR0..PCR8 values found", path=path)
     return pcrs

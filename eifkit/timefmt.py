@@ -87,7 +87,7 @@ def is_rfc3339(value: str) -> bool:
 
 
 def parse_rfc3339(value: str, what: str) -> _dt.datetime:
-    """An RFC 3339 time as an aware datetime (a leap second is read as :59); InputError
+    """An RFC 3339 time as an aware UTC datetime (a leap second is read as :59); InputError
     naming ``what`` if ``value`` is not one."""
     if not is_rfc3339(value):
         raise InputError(
@@ -96,4 +96,7 @@ def parse_rfc3339(value: str, what: str) -> _dt.datetime:
     text = value.upper().replace("Z", "+00:00")
     if text[17:19] == "60":
         text = text[:17] + "59" + text[19:]
-    return _dt.datetime.fromisoformat(text)
+    try:
+        return _dt.datetime.fromisoformat(text).astimezone(_dt.UTC)
+    except (ValueError, OverflowError):
+        raise InputError(f"{value!r} is not in the years 1..9999 in UTC", field=what) from None

@@ -61,7 +61,12 @@ def load_root_file(path: str) -> bytes:
     data = read_input_file(path, "root certificate", CERTIFICATE_FILE_LIMIT)
     try:
         if b"-----BEGIN" in data:
-            return x509.load_pem_x509_certificate(data).public_bytes(Encoding.DER)
+            certs = x509.load_pem_x509_certificates(data)
+            if len(certs) != 1:
+                raise AttestationError(
+                    f"{len(certs)} certificates, expected the one root to trust", path=path
+                )
+            return certs[0].public_bytes(Encoding.DER)
         x509.load_der_x509_certificate(data)
         return data
     except CERTIFICATE_FIELD_ERRORS as e:

@@ -13,7 +13,10 @@ contradicts itself or the hardware:
   verifies, and refusing a document the NSM signed would be a false failure.
 
 Decoding is strict where a lenient decoder hides tampering: exactly one CBOR item and
-nothing after it, no duplicate map keys, no unknown payload keys, every type checked.
+nothing after it, no duplicate map keys, no unknown payload keys, every type checked,
+no CBOR tag but COSE_Sign1's own 18 (AWS's documents have none; cbor2 turns a bignum
+into an int of any size and makes a float, a boolean or a bignum key equal to an
+integer one), payload keys text and PCR indexes unsigned integers.
 """
 
 from __future__ import annotations
@@ -27,9 +30,10 @@ import cbor2
 
 from .. import cbor_peek
 from ..errors import EifError, SignatureError
-from ..signing.cose import decode_cose_sign1
+from ..signing.cose import COSE_SIGN1_TAG, decode_cose_sign1
 
 PAYLOAD_MAX = 16384  # attestation_process.md 3.1: bstr .size (1..16384)
+COSE_MAX = PAYLOAD_MAX + 2048  # that payload, its headers, a signature and the framing
 SIGNATURE_SIZES = (32, 48, 64, 96, 132)  # 3.1 lists 32/48/64; ES384's r||s is 96
 PCR_SIZES = (32, 48, 64)
 PCR_INDEX_LIMIT = 32
@@ -96,8 +100,72 @@ def _strict(data: bytes, what: str) -> Any:
         raise AttestationError(f"not well-formed CBOR: {e}", field=what) from None
 
 
+def _tree(data: bytes) -> cbor_peek.Item | None:
+    """The CBOR item tree of ``data``; None when it is not CBOR (the strict decoding
+    that follows says what is wrong)."""
+    try:
+        return cbor_peek.parse(data)[0]
+    except cbor_peek.CborError:
+        return None
+
+
+def _refuse_tags(item: cbor_peek.Item, what: str) -> None:
+    stack = [item]
+    while stack:
+        item = stack.pop()
+        if item.major == cbor_peek.TAG:
+            raise AttestationError(f"CBOR tag {item.value} inside, expected none", field=what)
+        stack.extend(item.items)
+
+
+def _plain_cbor(data: bytes) -> None:
+    """No CBOR tag in the COSE_Sign1 or its protected header but an outer 18."""
+    if len(data) > COSE_MAX:
+        raise AttestationError(
+            f"found {len(data)} bytes, expected at most {COSE_MAX}", field="COSE_Sign1"
+        )
+    outer = _tree(data)
+    if outer is None:
+        return
+    if outer.major == cbor_peek.TAG and outer.value == COSE_SIGN1_TAG:
+        outer = outer.items[0]
+    _refuse_tags(outer, "COSE_Sign1")
+    if outer.major == cbor_peek.ARRAY and outer.items and outer.items[0].major == cbor_peek.BYTES:
+        protected = _tree(outer.items[0].value)
+        if protected is not None:
+            _refuse_tags(protected, "protected")
+
+
+def _plain_payload(payload: bytes) -> None:
+    """No CBOR tag in the payload, text keys, unsigned-integer PCR indexes: no two keys
+    cbor2 would merge into one."""
+    tree = _tree(payload)
+    if tree is None:
+        return
+    _refuse_tags(tree, "payload")
+    if tree.major != cbor_peek.MAP:
+        return
+    for key, value in zip(tree.items[::2], tree.items[1::2], strict=True):
+        if key.major != cbor_peek.TEXT:
+            raise AttestationError(
+                f"a key of CBOR major type {key.major}, expected text", field="payload"
+            )
+        if key.value == "pcrs" and value.major == cbor_peek.MAP:
+            for index in value.items[::2]:
+                if index.major != cbor_peek.UINT:
+                    found = (
+                        repr(index.value)
+                        if index.major in (cbor_peek.BYTES, cbor_peek.TEXT)
+                        else f"of CBOR major type {index.major}"
+                    )
+                    raise AttestationError(
+                        f"index {found}, expected an unsigned integer", field="pcrs"
+                    )
+
+
 def decode_cose(data: bytes) -> AttestationDocument:
     """Decode a COSE_Sign1 attestation document (tagged 18 or untagged)."""
+    _plain_cbor(data)
     try:
         cose = decode_cose_sign1(data)
         header = cose.protected_map
@@ -128,6 +196,7 @@ def decode_cose(data: bytes) -> AttestationDocument:
 def decode_payload(payload: bytes) -> dict[str, Any]:
     """The payload's fields, checked against attestation_process.md 3.2.2."""
     value = _strict(payload, "payload")
+    _plain_payload(payload)
     if not isinstance(value, Mapping):
         raise AttestationError(f"found {_kind(value)}, expected a map", field="payload")
     unknown = [k for k in value if k not in MANDATORY + OPTIONAL]

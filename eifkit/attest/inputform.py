@@ -25,6 +25,9 @@ _HEX = re.compile(rb"(?:[0-9a-fA-F]{2})+")
 _BASE64 = re.compile(rb"[A-Za-z0-9+/]+={0,2}")
 _BASE64_URL = re.compile(rb"[A-Za-z0-9_-]+={0,2}")
 _WHITESPACE = re.compile(rb"\s+")
+# A DER certificate is a SEQUENCE (0x30) of at least 128 bytes, so its length takes
+# the long form; base64 of a tagged COSE_Sign1 (d2 84) also starts with "0" (0x30).
+_DER_LONG_LENGTHS = (b"\x81", b"\x82", b"\x83")
 
 
 def looks_like_cose(data: bytes) -> bool:
@@ -36,7 +39,7 @@ def cose_bytes(data: bytes) -> tuple[bytes, str]:
     AttestationError when ``data`` is none of the forms."""
     if looks_like_cose(data):
         return data, "cbor"
-    if data[:1] == b"\x30":
+    if data[:1] == b"\x30" and data[1:2] in _DER_LONG_LENGTHS:
         return _from_certificate(_der_certificate(data)), "der-certificate"
     text = data.strip()
     if text.startswith(b"-----BEGIN CERTIFICATE-----"):

@@ -74,11 +74,14 @@ def verify(
     ``root``: the trusted root certificate (DER); AWS's Nitro root G1 by default.
     ``at``: when the chain must be valid: ``"now"``, ``"doc"`` (the document's own
     timestamp; a signing certificate lives 3 hours) or a time. ``now``: the current
-    time (for tests). ``allow_unsigned`` accepts QEMU's emulated-NSM documents (all-zero
-    certificate and signature): then only the fields and PCRs are checked.
+    time (for tests); both must be timezone-aware. ``allow_unsigned`` accepts QEMU's
+    emulated-NSM documents (all-zero certificate and signature): then only the fields
+    and PCRs are checked.
     """
     expect = expect or Expectations()
-    now = now or _dt.datetime.now(_dt.UTC)
+    now = _utc(now or _dt.datetime.now(_dt.UTC))
+    if isinstance(at, _dt.datetime):
+        at = _utc(at)
     if isinstance(data, AttestationDocument):
         doc = data
     else:
@@ -99,6 +102,16 @@ def verify(
     checks.append(_debug_check(doc, allow_debug))
     checks += _expectation_checks(doc, expect, now if at == "doc" else when)
     return Verification(doc, checks, when, unsigned)
+
+
+def _utc(moment: _dt.datetime) -> _dt.datetime:
+    """``moment`` in UTC, as every check reports it; ValueError if it is naive."""
+    if moment.utcoffset() is None:
+        raise ValueError(f"{moment.isoformat()} has no timezone; give an aware datetime")
+    try:
+        return moment.astimezone(_dt.UTC)
+    except OverflowError:
+        raise ValueError(f"{moment.isoformat()} is not in the years 1..9999 in UTC") from None
 
 
 def _signature_checks(doc: AttestationDocument, root: bytes, at: _dt.datetime) -> list[Check]:

@@ -98,6 +98,13 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     v.add_argument("--json", action="store_true", help="print the checks as JSON")
 
 
+def printable(text: str) -> str:
+    """``text`` with every character that is not printable (line breaks, terminal
+    escapes, bidi overrides) written as its Python escape: a document's own text
+    (module_id, certificate names) cannot add or hide lines of the output."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
+
+
 def read_document(path: str) -> bytes:
     if path == "-":
         data = sys.stdin.buffer.read(INPUT_LIMIT + 1)
@@ -125,23 +132,39 @@ def run_decode(args: argparse.Namespace) -> int:
     if args.json:
         print_json(document_json(doc))
     else:
-        rows = document_rows(doc)
+        rows = [[printable(cell) for cell in row] for row in document_rows(doc)]
         width = max(len(name) for name, _ in rows)
         print("\n".join(f"{name:<{width}}  {value}" for name, value in rows))
     return EXIT_OK
 
 
+def _expect_pcr(pcrs: dict[int, bytes], index: int, value: bytes, source: str) -> None:
+    """Add one expected PCR; two sources that disagree are a usage error, not a check
+    the later one silently drops."""
+    if pcrs.setdefault(index, value) != value:
+        raise InputError(
+            f"two different expected values for PCR{index} ({pcrs[index].hex()} and {value.hex()})",
+            field=source,
+        )
+
+
 def expectations(args: argparse.Namespace) -> Expectations:
     pcrs: dict[int, bytes] = {}
+    sources: list[tuple[str, dict[int, bytes]]] = []
     if args.eif:
-        pcrs.update(pcrs_of_eif(args.eif))
+        sources.append(("--eif", pcrs_of_eif(args.eif)))
     if args.pcrs:
-        pcrs.update(pcrs_of_json(args.pcrs))
-    pcrs.update(pcr_pair(p) for p in args.pcr)
+        sources.append(("--pcrs", pcrs_of_json(args.pcrs)))
+    sources += [("--pcr", dict([pcr_pair(p)])) for p in args.pcr]
     if args.role_arn is not None:
-        pcrs[PCR3_ROLE] = pcr_of_text(utf8_text(args.role_arn, "--role-arn"))
+        role = pcr_of_text(utf8_text(args.role_arn, "--role-arn"))
+        sources.append(("--role-arn", {PCR3_ROLE: role}))
     if args.instance_id is not None:
-        pcrs[PCR4_INSTANCE] = pcr_of_text(utf8_text(args.instance_id, "--instance-id"))
+        instance = pcr_of_text(utf8_text(args.instance_id, "--instance-id"))
+        sources.append(("--instance-id", {PCR4_INSTANCE: instance}))
+    for source, values in sources:
+        for index, value in values.items():
+            _expect_pcr(pcrs, index, value, source)
     if args.max_age is not None and not args.max_age >= 0:
         raise InputError(f"{args.max_age} is not a number of seconds >= 0", field="--max-age")
     return Expectations(
@@ -181,7 +204,9 @@ def run_verify(args: argparse.Namespace) -> int:
             out["Document"] = document_json(result.document)
         print_json(out)
     else:
-        print_table([[c.name, "ok" if c.ok else "FAIL", c.detail] for c in result.checks])
+        print_table(
+            [[c.name, "ok" if c.ok else "FAIL", printable(c.detail)] for c in result.checks]
+        )
         if result.unsigned:
             print(f"WARNING: {loud}")
         verdict = "verified" if result.verified else "NOT verified"
