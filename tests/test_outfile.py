@@ -360,3 +360,30 @@ def test_without_proc_a_swapped_path_turns_direct_writes_off(tmp_path, monkeypat
     assert out.stats.direct_off_reason == "the file was replaced while being opened"
     assert other.read_bytes() == b"untouched"
     assert len(mine.read_bytes()) == 3 * ALIGN
+
+
+def test_a_large_output_reserves_its_space_first_and_a_full_disk_says_so_at_once(
+    tmp_path, monkeypatch, capsys
+):
+    """An EIF of 64 MiB or more is allocated before the first byte is hashed: a full
+    disk is one line naming the output, before any work, and nothing is left."""
+    ramdisk = tmp_path / "big.bin"
+    with open(ramdisk, "wb") as f:
+        f.truncate(64 << 20)  # sparse: no disk used, 64 MiB of zeros to read
+    seen = []
+
+    def full(fd, offset, length):
+        seen.append(length)
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "posix_fallocate", full)
+    out = tmp_path / "out" / "x.eif"
+    out.parent.mkdir()
+    kernel = ROOT / "examples" / "hello" / "bzImage"
+    args = ["build", "--kernel", str(kernel), "--initrd", str(ramdisk), "--cmdline", "x"]
+    assert main([*args, "-o", str(out), "--no-lint", "-q"]) == 2
+    assert (
+        capsys.readouterr().err == f"eifkit: error: {out}: cannot write: No space left on device\n"
+    )
+    assert seen and seen[0] > 64 << 20
+    assert list(out.parent.iterdir()) == []
