@@ -592,23 +592,3 @@ def test_compressed_outer_archive_and_other_files(tmp_path: Path) -> None:
 )
 def test_name_matching(name: str, selector: str, matches: bool) -> None:
     assert name_matches(name, selector) is matches
-
-
-def test_background_hasher_hashes_every_write_even_from_a_reused_buffer():
-    """pcr --image's PCR0 sink hashes large writes on a worker: the writer's buffer
-    may be refilled as soon as write() returns, and the digest must not notice."""
-    import hashlib
-    import os
-
-    from eifkit.container.pcrs import _BackgroundHasher
-
-    pieces = [os.urandom(n) for n in (10, 1 << 20, 100, (1 << 16) + 1, 3 << 20, 5)]
-    sink = _BackgroundHasher(hashlib.sha384())
-    reused = bytearray(4 << 20)
-    for piece in pieces:
-        view = memoryview(reused)[: len(piece)]
-        view[:] = piece
-        assert sink.write(view) == len(piece)
-        view[:] = bytes(len(piece))  # the writer reuses its buffer at once
-    sink.close()
-    assert sink.hasher.hexdigest() == hashlib.sha384(b"".join(pieces)).hexdigest()
