@@ -91,9 +91,7 @@ def _check_p384(cert: x509.Certificate, name: str) -> str | None:
     key = cert.public_key()
     if not isinstance(key, ec.EllipticCurvePublicKey) or key.curve.name != "secp384r1":
         return f"{name} does not hold an ECDSA P-384 key"
-    if not isinstance(cert.signature_hash_algorithm, hashes.SHA384) or not isinstance(
-        key, ec.EllipticCurvePublicKey
-    ):
+    if not isinstance(cert.signature_hash_algorithm, hashes.SHA384):
         return f"{name} is not signed with ECDSA SHA-384"
     return None
 

@@ -20,11 +20,12 @@ PCR4_INSTANCE = 4
 
 def pcrs_of_eif(path: str) -> dict[int, bytes]:
     """The PCRs an enclave started from the EIF at ``path`` reports."""
-    m = measure_image(read(path))
+    with read(path) as image:
+        m = measure_image(image)
     pcrs = {0: m.pcr0, 1: m.pcr1, 2: m.pcr2}
     if m.pcr8 is not None:
         pcrs[8] = m.pcr8
-    elif read(path).is_signed:
+    elif m.signature_error is not None:  # signed, and its certificate unusable
         raise InputError(f"signed, but PCR8 is unknown: {m.signature_error}", path=path)
     return pcrs
 

@@ -11,11 +11,12 @@ import datetime as _dt
 from dataclasses import dataclass, field
 from typing import Literal
 
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography import x509
 
 from ..errors import SignatureError
 from ..signing.cose import CoseSign1
 from ..signing.verify import Check
+from ..sigsection import certificate_ec_key
 from .chain import CERTIFICATE_FIELD_ERRORS, aws_nitro_root, check_chain
 from .document import AttestationDocument, AttestationError, decode_cose
 from .inputform import cose_bytes
@@ -130,37 +131,30 @@ def _signature_checks(doc: AttestationDocument, root: bytes, at: _dt.datetime) -
         return [header, Check("signature", False, why), Check("chain", False, why)]
     root_ok = doc.cabundle[0] == root
     chain = check_chain(doc.certificate, doc.cabundle, at)
-    checks = [header, _signature_check(doc, chain.leaf, header_ok)]
-    if not root_ok:
-        checks.append(Check("root", False, "cabundle[0] is not the trusted root certificate"))
-    else:
-        checks.append(Check("root", True, "cabundle[0] is the trusted root certificate"))
-    checks.append(Check("chain", chain.ok, chain.detail))
-    return checks
+    return [
+        header,
+        _signature_check(doc, chain.leaf, header_ok),
+        Check(
+            "root",
+            root_ok,
+            f"cabundle[0] is{'' if root_ok else ' not'} the trusted root certificate",
+        ),
+        Check("chain", chain.ok, chain.detail),
+    ]
 
 
-def _signature_check(doc: AttestationDocument, leaf: object, header_ok: bool) -> Check:
-    from cryptography import x509
-
+def _signature_check(
+    doc: AttestationDocument, leaf: x509.Certificate | None, header_ok: bool
+) -> Check:
     if not header_ok:
         return Check("signature", False, "not checked: the COSE header is not ES384's")
     try:
-        cert = (
-            leaf
-            if isinstance(leaf, x509.Certificate)
-            else x509.load_der_x509_certificate(doc.certificate)
-        )
+        cert = leaf or x509.load_der_x509_certificate(doc.certificate)
     except CERTIFICATE_FIELD_ERRORS as e:
         return Check("signature", False, f"certificate does not parse: {e}")
-    try:
-        key = cert.public_key()
-    except CERTIFICATE_FIELD_ERRORS as e:
-        return Check("signature", False, f"the certificate's key does not parse: {e!r}")
-    if not isinstance(key, ec.EllipticCurvePublicKey) or key.curve.name != "secp384r1":
-        return Check("signature", False, "the certificate's key is not ECDSA P-384")
     cose = CoseSign1(doc.protected, doc.unprotected_header, doc.payload, doc.signature)
-    try:
-        cose.verify(key)
+    try:  # the key must be EC, and its curve ES384's (P-384): both checked here
+        cose.verify(certificate_ec_key(cert))
     except SignatureError as e:
         return Check("signature", False, e.message)
     return Check("signature", True, "ES384 over the COSE Sig_structure, by the certificate")
