@@ -25,7 +25,7 @@ from ..attest.inputform import INPUT_LIMIT
 from ..errors import InputError
 from ..inputs import read_input_file, utf8_text
 from ..timefmt import parse_rfc3339, rfc3339
-from .common import EXIT_CHECK_FAILED, EXIT_OK, add_command, print_json, print_table
+from .common import EXIT_CHECK_FAILED, EXIT_OK, add_command, one_line, print_json, print_table
 
 ATTEST_HELP = """\
 Decode or verify an AWS Nitro Enclaves attestation document (a COSE_Sign1 signed by the
@@ -98,13 +98,6 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     v.add_argument("--json", action="store_true", help="print the checks as JSON")
 
 
-def printable(text: str) -> str:
-    """``text`` with every character that is not printable (line breaks, terminal
-    escapes, bidi overrides) written as its Python escape: a document's own text
-    (module_id, certificate names) cannot add or hide lines of the output."""
-    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
-
-
 def read_document(path: str) -> bytes:
     if path == "-":
         data = sys.stdin.buffer.read(INPUT_LIMIT + 1)
@@ -132,7 +125,7 @@ def run_decode(args: argparse.Namespace) -> int:
     if args.json:
         print_json(document_json(doc))
     else:
-        rows = [[printable(cell) for cell in row] for row in document_rows(doc)]
+        rows = [[one_line(cell) for cell in row] for row in document_rows(doc)]
         width = max(len(name) for name, _ in rows)
         print("\n".join(f"{name:<{width}}  {value}" for name, value in rows))
     return EXIT_OK
@@ -204,9 +197,7 @@ def run_verify(args: argparse.Namespace) -> int:
             out["Document"] = document_json(result.document)
         print_json(out)
     else:
-        print_table(
-            [[c.name, "ok" if c.ok else "FAIL", printable(c.detail)] for c in result.checks]
-        )
+        print_table([[c.name, "ok" if c.ok else "FAIL", one_line(c.detail)] for c in result.checks])
         if result.unsigned:
             print(f"WARNING: {loud}")
         verdict = "verified" if result.verified else "NOT verified"

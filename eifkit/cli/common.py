@@ -52,8 +52,11 @@ def print_table(rows: list[list[str]], indent: str = "") -> None:
 
 
 def one_line(text: str) -> str:
-    """``text`` with line breaks shown as \\n, so a message stays one line."""
-    return text.replace("\r", "\\r").replace("\n", "\\n")
+    """``text`` with every character that is not printable (line breaks, terminal
+    escapes, bidi overrides) written as its Python escape (``\\n``, ``\\x1b`` ...): a
+    message stays one line, and text from a file (a name in an archive, a document's
+    module_id, a certificate's subject) cannot add or hide lines of the output."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
 
 
 def warn(msg: str) -> None:
