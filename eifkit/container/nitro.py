@@ -10,7 +10,6 @@ does, ``linuxkit`` writes the cpio.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from typing import Any, BinaryIO, Protocol
 from ..atomic import atomic_output
 from ..errors import EifError, FormatError, InputError
 from ..inspect.initramfs import ByteSink
+from ..measure import pcr_of_digest
 from .image import ContainerImage
 from .linuxkit import (
     CpioEntry,
@@ -102,7 +102,7 @@ def lines(items: list[str]) -> bytes:
 @dataclass(frozen=True)
 class CustomerRamdisk:
     """What :func:`write_customer_ramdisk` wrote: ``sha384`` is of the whole file
-    (PCR2 = sha384(48 zero bytes || sha384)); ``warnings`` say where nitro-cli's own
+    (PCR2 = extend(48 zero bytes, sha384)); ``warnings`` say where nitro-cli's own
     output would differ or not be reproducible."""
 
     path: str
@@ -115,7 +115,7 @@ class CustomerRamdisk:
 
     @property
     def pcr2(self) -> bytes:
-        return hashlib.sha384(bytes(48) + self.sha384).digest()
+        return pcr_of_digest(self.sha384)
 
 
 class LayerData:
