@@ -36,6 +36,7 @@ def _same_bytes(a: Section, b: Section) -> bool:
                 if not pending:
                     return False
             n = min(len(view), len(pending))
+            # bytes compare with memcmp; memoryviews item by item (+0.3 s per GiB)
             if view[:n].tobytes() != pending[:n].tobytes():
                 return False
             view, pending = view[n:], pending[n:]
