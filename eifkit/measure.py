@@ -54,6 +54,12 @@ def _update_and_crc(h: _Hash, chunk: bytes | bytearray | memoryview, crc: int) -
     return _crc32(chunk, crc)
 
 
+def eif_crc32(header: bytes, sections_crc: int, sections_length: int) -> int:
+    """The EIF's CRC-32: of the header's first 544 bytes, then of the section headers
+    and data, whose CRC-32 and length are given (computed first, as they stream)."""
+    return crc32_combine(_crc32(header[:CRC_OFFSET]), sections_crc, sections_length)
+
+
 def new_hash(algo: str) -> _Hash:
     if algo not in ALGORITHMS:
         raise ValueError(
@@ -159,7 +165,7 @@ class MeasureEngine:
         self.algo = algo
         self._parallel = parallel
         self._pool: ThreadPoolExecutor | None = None
-        self._header_crc: int | None = None
+        self._header: bytes | None = None
         self._crc = 0  # of the section headers and data fed so far
         self._length = 0
         self._h0 = new_hash(algo)
@@ -182,7 +188,7 @@ class MeasureEngine:
         replace them (a writer knows the final size table only at the end)."""
         if len(header) != HEADER_SIZE:
             raise ValueError(f"header must be {HEADER_SIZE} bytes")
-        self._header_crc = _crc32(header[:CRC_OFFSET])
+        self._header = bytes(header)
 
     def start_section(self, section_header: bytes, section_type: int) -> None:
         if self._in_section:
@@ -270,9 +276,9 @@ class MeasureEngine:
     @property
     def crc32(self) -> int:
         """CRC-32 of header[0:544] followed by every section header and data so far."""
-        if self._header_crc is None:
+        if self._header is None:
             raise RuntimeError("header() missing")
-        return crc32_combine(self._header_crc, self._crc, self._length)
+        return eif_crc32(self._header, self._crc, self._length)
 
     def sections_crc_so_far(self) -> tuple[int, int]:
         """CRC-32 and length of the section headers and data fed until now."""

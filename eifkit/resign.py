@@ -13,13 +13,12 @@ from __future__ import annotations
 import zlib
 from collections.abc import Callable
 
-from .crc import crc32_combine
 from .errors import EifError, InputError
-from .format import CRC_OFFSET, SectionHeader, SectionType
+from .format import SectionHeader, SectionType
 from .image import EifImage
 from .inputs import SIGNATURE_FILE_LIMIT, read_input_file
 from .layout import plan
-from .measure import Measurements
+from .measure import Measurements, eif_crc32
 from .signing.signers import (
     Signer,
     attach_signature,
@@ -106,7 +105,7 @@ def sign_while_writing(
         return None
     make = _signature_maker(certificate, signer, detached_signature)
     header, _placed, _end = plan(image, "original")
-    header_crc = zlib.crc32(header.pack()[:CRC_OFFSET])
+    stored_header = header.pack()
     old = image.sections[signatures[0]] if signatures else None
 
     def check_stored_crc(crc: int, length: int) -> None:
@@ -115,7 +114,7 @@ def sign_while_writing(
             crc, length = zlib.crc32(section_header, crc), length + len(section_header)
             for chunk in old.source.chunks():
                 crc, length = zlib.crc32(chunk, crc), length + len(chunk)
-        _refuse_damaged(image.stored_crc, crc32_combine(header_crc, crc, length), path)
+        _refuse_damaged(image.stored_crc, eif_crc32(stored_header, crc, length), path)
 
     deferred = DeferredSource(make, check_prefix=check_stored_crc)
     return _attach(image, deferred, path)
